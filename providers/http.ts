@@ -34,6 +34,8 @@ export interface JsonResponse {
 /** Status code → kind, for answers that came back with an HTTP error. */
 export function kindForStatus(status: number): ProviderErrorKind {
   if (status === 429) return 'rate_limited';
+  // 402: our account with the provider ran out of credit — the provider's side, so fail over.
+  if (status === 402) return 'unavailable';
   if (status === 401 || status === 403) return 'auth';
   if (status === 400 || status === 422) return 'invalid_request';
   if (status === 404) return 'not_found';

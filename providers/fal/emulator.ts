@@ -1,0 +1,175 @@
+/**
+ * fal queue API emulator, written from PROVIDERS.md (not from the adapter) so the two check each
+ * other: `Authorization: Key …`, submit `POST /{model_id}`, status/result/cancel under
+ * `/{model_id}/requests/{id}`, FastAPI-style 422s, and finished requests that can carry an error.
+ */
+import { Hono, type Context } from 'hono';
+import {
+  EmulatorState,
+  applySubmitFault,
+  listen,
+  mountCommon,
+  originOf,
+  outputUrl,
+  resetConnection,
+  takeAcceptThenReset,
+  type Emulator,
+  type EmulatorOptions,
+  type SimTask,
+} from '../emulator-kit.ts';
+
+/** Model ids this emulator serves (PROVIDERS.md: standard = 720p, pro = 1080p). */
+const MODEL_IDS = new Set(['fal-ai/kling-video/v3/standard/motion-control', 'fal-ai/kling-video/v3/pro/motion-control']);
+
+/**
+ * How an emulated failure looks: an input-side fate (`providerSide: false`) is a model error of
+ * type `content_policy_violation` (result answers 422 with a `detail` list); a provider-side one is
+ * a request error `runner_server_error` (result answers 500 with a flat `error_type`). The fate's
+ * `code` is not used as the type, so generic fates cannot produce types fal does not have.
+ */
+const INPUT_ERROR_TYPE = 'content_policy_violation';
+const PROVIDER_ERROR_TYPE = 'runner_server_error';
+
+type Issue = { loc: string[]; msg: string; type: string };
+
+/** Check the motion-control input the way fal's pydantic schema would. */
+function validate(body: unknown): Issue[] {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    return [{ loc: ['body'], msg: 'Input should be a valid dictionary', type: 'dict_type' }];
+  }
+  const b = body as Record<string, unknown>;
+  const issues: Issue[] = [];
+  for (const field of ['image_url', 'video_url']) {
+    if (b[field] === undefined) issues.push({ loc: ['body', field], msg: 'Field required', type: 'missing' });
+    else if (typeof b[field] !== 'string') issues.push({ loc: ['body', field], msg: 'Input should be a valid string', type: 'string_type' });
+  }
+  const orientation = b.character_orientation;
+  if (orientation === undefined) issues.push({ loc: ['body', 'character_orientation'], msg: 'Field required', type: 'missing' });
+  else if (orientation !== 'image' && orientation !== 'video') {
+    issues.push({ loc: ['body', 'character_orientation'], msg: "Input should be 'image' or 'video'", type: 'literal_error' });
+  }
+  if (b.keep_original_sound !== undefined && typeof b.keep_original_sound !== 'boolean') {
+    issues.push({ loc: ['body', 'keep_original_sound'], msg: 'Input should be a valid boolean', type: 'bool_type' });
+  }
+  if (b.prompt !== undefined && typeof b.prompt !== 'string') {
+    issues.push({ loc: ['body', 'prompt'], msg: 'Input should be a valid string', type: 'string_type' });
+  }
+  return issues;
+}
+
+/** The Hono app speaking fal's queue protocol over `state`. */
+export function createFalEmulatorApp(state: EmulatorState): Hono {
+  const app = new Hono();
+  mountCommon(app, state);
+
+  app.use('*', async (c, next) => {
+    if (c.req.path.startsWith('/__')) return next();
+    const header = c.req.header('authorization') ?? '';
+    const key = header.startsWith('Key ') ? header.slice(4).trim() : '';
+    const expected = state.credentials.apiKey;
+    if (!key || (expected !== undefined && key !== expected)) {
+      return c.json({ detail: 'Authentication is required to access this resource' }, 401);
+    }
+    return next();
+  });
+
+  const urls = (c: Context, task: SimTask) => {
+    const base = `${originOf(c)}/${String(task.meta.modelId)}/requests/${task.id}`;
+    return { response_url: base, status_url: `${base}/status`, cancel_url: `${base}/cancel` };
+  };
+
+  app.post('/*', async (c) => {
+    const modelId = c.req.path.slice(1);
+    if (!MODEL_IDS.has(modelId)) return c.json({ detail: `Application '${modelId}' not found` }, 404);
+    const faulted = await applySubmitFault(c, state);
+    if (faulted) return faulted;
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch {
+      body = undefined;
+    }
+    state.lastCreateBody = body;
+    const issues = validate(body);
+    if (issues.length > 0) return c.json({ detail: issues.map((i) => ({ ...i, url: 'https://docs.fal.ai/errors' })) }, 422);
+    const task = state.createTask(body, { modelId, webhookUrl: c.req.query('fal_webhook') });
+    if (takeAcceptThenReset(state)) return resetConnection(c);
+    return c.json({ status: 'IN_QUEUE', request_id: task.id, queue_position: queuePosition(task), ...urls(c, task) });
+  });
+
+  /** Resolve `/{model_id or owner/app}/requests/{id}[/suffix]` to a task created under that model. */
+  function route(c: Context, suffix: '' | '/status' | '/cancel'): SimTask | Response {
+    const m = /^\/(.+)\/requests\/([^/]+)(\/status|\/cancel)?$/.exec(c.req.path);
+    if (!m || (m[3] ?? '') !== suffix) return c.json({ detail: 'Not Found' }, 404);
+    const task = state.tasks.get(m[2] ?? '');
+    const modelId = String(task?.meta.modelId);
+    // fal's docs also accept the short "owner/app" prefix for these URLs.
+    const appPrefix = modelId.split('/').slice(0, 2).join('/');
+    if (!task || (m[1] !== modelId && m[1] !== appPrefix)) return c.json({ detail: 'Request not found' }, 404);
+    return task;
+  }
+
+  function queuePosition(task: SimTask): number {
+    let ahead = 0;
+    for (const t of state.tasks.values()) if (t.createdAt < task.createdAt && state.phase(t) === 'queued') ahead++;
+    return ahead;
+  }
+
+  app.get('/*', (c) => {
+    const isStatus = c.req.path.endsWith('/status');
+    const task = route(c, isStatus ? '/status' : '');
+    if (task instanceof Response) return task;
+    const phase = state.phase(task);
+    const fate = task.fate;
+    if (isStatus) {
+      state.polls++;
+      const common = { request_id: task.id, ...urls(c, task) };
+      if (phase === 'queued') return c.json({ status: 'IN_QUEUE', queue_position: queuePosition(task), ...common }, 202);
+      if (phase === 'running') return c.json({ status: 'IN_PROGRESS', logs: [], ...common }, 202);
+      const done = { status: 'COMPLETED', logs: [], metrics: { inference_time: (state.runMs - state.queueMs) / 1000 }, ...common };
+      if (phase === 'cancelled') return c.json({ ...done, error: 'Request was cancelled', error_type: 'client_cancelled' });
+      if (phase === 'failed' && fate.outcome === 'fail') {
+        const type = fate.providerSide === false ? INPUT_ERROR_TYPE : PROVIDER_ERROR_TYPE;
+        return c.json({ ...done, error: fate.message ?? 'Request failed', error_type: type });
+      }
+      return c.json(done);
+    }
+    if (phase === 'queued' || phase === 'running') return c.json({ detail: 'Request is still in progress' }, 400);
+    if (phase === 'cancelled') return c.json({ detail: 'Request was cancelled', error_type: 'client_cancelled' }, 499 as 400);
+    if (fate.outcome === 'fail') {
+      const message = fate.message ?? 'Request failed';
+      if (fate.providerSide === false) {
+        const detail = [{ loc: ['body'], msg: message, type: INPUT_ERROR_TYPE, url: `https://docs.fal.ai/errors#${INPUT_ERROR_TYPE}` }];
+        return c.json({ detail }, 422);
+      }
+      c.header('x-fal-error-type', PROVIDER_ERROR_TYPE);
+      return c.json({ detail: message, error_type: PROVIDER_ERROR_TYPE }, 500);
+    }
+    const video = {
+      url: outputUrl(originOf(c), task),
+      content_type: 'video/mp4',
+      file_name: `${task.id}.mp4`,
+      ...(state.reportsDuration(task) ? { duration: state.durationOf(task) } : {}),
+    };
+    return c.json({ video });
+  });
+
+  app.put('/*', (c) => {
+    const task = route(c, '/cancel');
+    if (task instanceof Response) return task;
+    const phase = state.phase(task);
+    if (phase !== 'queued' && phase !== 'running') return c.json({ status: 'ALREADY_COMPLETED' }, 400);
+    task.cancelled = true;
+    state.cancels++;
+    return c.json({ status: 'CANCELLATION_REQUESTED' }, 202);
+  });
+
+  return app;
+}
+
+/** Start a fal emulator on 127.0.0.1 (any free port). */
+export async function startFalEmulator(opts: EmulatorOptions = {}): Promise<Emulator> {
+  const state = new EmulatorState(opts);
+  const server = await listen(createFalEmulatorApp(state));
+  return { ...server, state };
+}

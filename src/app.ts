@@ -1,0 +1,45 @@
+/**
+ * createApp(deps): the Hono app. No import-time side effects; tests build as many as they like.
+ */
+import { Hono } from 'hono';
+import { routePath } from 'hono/route';
+import type { AppEnv } from './http/env.ts';
+import type { AppDeps } from './http/deps.ts';
+import { adminAuth, clientAuth, limitBody, notFound, onError, requestId } from './http/middleware.ts';
+import { createRoute } from './http/tasks/create.ts';
+import { estimateRoute } from './http/tasks/estimate.ts';
+import { readRoutes } from './http/tasks/read.ts';
+import { cancelRoute } from './http/tasks/cancel.ts';
+import { modelRoutes } from './http/models.ts';
+import { adminKeyRoutes } from './http/admin/keys.ts';
+import { adminProviderRoutes } from './http/admin/providers.ts';
+import { opsRoutes } from './http/ops.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
+
+export function createApp(deps: AppDeps, metrics: Metrics = createMetrics()): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.use('*', requestId());
+  app.use('*', async function measure(c, next) {
+    const end = metrics.latency.startTimer();
+    await next();
+    const route = routePath(c);
+    end({ route });
+    metrics.requests.inc({ method: c.req.method, route, status: String(c.res.status) });
+  });
+  app.use('*', limitBody(deps.ctx.config.server.body_limit_bytes));
+  app.use('/v1/*', clientAuth(deps.auth, deps.adminKey));
+  app.use('/admin/*', adminAuth(deps.auth, deps.adminKey));
+
+  estimateRoute(app, deps);
+  createRoute(app, deps);
+  readRoutes(app, deps);
+  cancelRoute(app, deps);
+  modelRoutes(app, deps);
+  adminKeyRoutes(app, deps);
+  adminProviderRoutes(app, deps);
+  opsRoutes(app, deps, metrics);
+
+  app.onError(onError(deps.ctx.log));
+  app.notFound(notFound(() => app.routes));
+  return app;
+}

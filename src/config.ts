@@ -1,0 +1,146 @@
+/**
+ * The config file (YAML; JSON is valid YAML) and environment, validated once at start-up.
+ * `${VAR}` is replaced from the environment; a missing variable or a bad field stops the start with
+ * a message that names it.
+ */
+import { readFileSync, existsSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { MODELS, QUALITIES } from '../providers/types.ts';
+import { paramFromPath } from './errors.ts';
+
+const usd = z.number().nonnegative().finite();
+const perQuality = z.strictObject(Object.fromEntries(QUALITIES.map((q) => [q, usd])) as Record<(typeof QUALITIES)[number], typeof usd>);
+
+export const priceSchema = z.union([
+  z.strictObject({ per_second: perQuality, credit_usd: usd.positive().optional() }),
+  z.strictObject({ per_request: usd, credit_usd: usd.positive().optional() }),
+]);
+
+const modelEntry = z.strictObject({ price: priceSchema.optional(), enabled: z.boolean().default(true) });
+const modelName = z.enum(MODELS);
+
+export const providerSchema = z.strictObject({
+  id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lowercase letters, digits, - and _ (at most 63)'),
+  type: z.string().min(1),
+  base_url: z.url({ protocol: /^https?$/ }).optional(),
+  api_key: z.string().min(1).optional(),
+  access_key: z.string().min(1).optional(),
+  secret_key: z.string().min(1).optional(),
+  priority: z.number().int().default(0),
+  enabled: z.boolean().default(true),
+  timeout_ms: z.number().int().positive().default(30_000),
+  models: z.partialRecord(modelName, modelEntry).optional(),
+});
+
+export const configSchema = z.strictObject({
+  server: z
+    .strictObject({
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(8080),
+      public_base_url: z.url({ protocol: /^https?$/ }).optional(),
+      body_limit_bytes: z.number().int().positive().default(256 * 1024),
+    })
+    .prefault({}),
+  callbacks: z
+    .strictObject({
+      allow_insecure: z.boolean().default(false),
+      timeout_ms: z.number().int().positive().default(10_000),
+      max_retries: z.number().int().min(0).max(10).default(3),
+    })
+    .prefault({}),
+  routing: z
+    .strictObject({
+      max_attempts: z.number().int().min(1).max(10).default(3),
+      breaker_failures: z.number().int().min(1).default(5),
+      breaker_cooldown_ms: z.number().int().min(0).default(30_000),
+    })
+    .prefault({}),
+  polling: z
+    .strictObject({
+      initial_ms: z.number().int().positive().default(2_000),
+      max_ms: z.number().int().positive().default(30_000),
+      per_provider_concurrency: z.number().int().positive().default(32),
+      batch: z.number().int().positive().default(500),
+    })
+    .prefault({}),
+  media: z
+    .strictObject({
+      probe_timeout_ms: z.number().int().positive().default(5_000),
+      probe_max_bytes: z.number().int().positive().default(4 * 1024 * 1024),
+      cache_ttl_ms: z.number().int().min(0).default(10 * 60_000),
+    })
+    .prefault({}),
+  billing: z
+    .strictObject({ models: z.partialRecord(modelName, priceSchema).optional() })
+    .optional(),
+  providers: z.array(providerSchema).default([]),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type ProviderConfig = z.infer<typeof providerSchema>;
+export type PriceConfig = z.infer<typeof priceSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Replace `${VAR}` in every string of a parsed document; a missing variable names its field. */
+export function interpolate(value: unknown, env: NodeJS.ProcessEnv, path: (string | number)[] = []): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
+      const v = env[name];
+      if (v === undefined) throw new ConfigError(`${paramFromPath(path) ?? 'config'}: environment variable ${name} is not set`);
+      return v;
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, env, [...path, i]));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, env, [...path, k])]));
+  }
+  return value;
+}
+
+/** Validate a parsed document; throws ConfigError naming the first bad field. */
+export function parseConfig(doc: unknown, env: NodeJS.ProcessEnv = process.env): Config {
+  const result = configSchema.safeParse(interpolate(doc ?? {}, env));
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `${paramFromPath(i.path) ?? 'config'}: ${i.message}`);
+    throw new ConfigError(`invalid config: ${lines.join('; ')}`);
+  }
+  const ids = new Set<string>();
+  result.data.providers.forEach((p, i) => {
+    if (ids.has(p.id)) throw new ConfigError(`invalid config: providers[${i}].id: duplicate id "${p.id}"`);
+    ids.add(p.id);
+  });
+  return result.data;
+}
+
+export interface LoadedConfig {
+  config: Config;
+  /** Where it came from; null when no file exists (demo mode candidate). */
+  path: string | null;
+}
+
+/** Read `REELROUTE_CONFIG` or `./reelroute.yaml` if present; HOST/PORT override the file. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const explicit = env.REELROUTE_CONFIG;
+  const path = explicit ?? (existsSync('reelroute.yaml') ? 'reelroute.yaml' : null);
+  let doc: unknown = {};
+  if (path) {
+    if (!existsSync(path)) throw new ConfigError(`REELROUTE_CONFIG: file not found: ${path}`);
+    try {
+      doc = parseYaml(readFileSync(path, 'utf8'));
+    } catch (err) {
+      throw new ConfigError(`${path}: not valid YAML: ${(err as Error).message}`);
+    }
+  }
+  const config = parseConfig(doc, env);
+  if (env.HOST) config.server.host = env.HOST;
+  if (env.PORT) {
+    const port = Number(env.PORT);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`PORT: not a port number: ${env.PORT}`);
+    config.server.port = port;
+  }
+  return { config, path };
+}

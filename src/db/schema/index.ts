@@ -1,0 +1,3 @@
+export * from './keys.ts';
+export * from './tasks.ts';
+export * from './ledger.ts';

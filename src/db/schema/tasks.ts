@@ -1,0 +1,80 @@
+import { sqliteTable, text, integer, index, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { apiKeys } from './keys.ts';
+
+export const TASK_STATUSES = ['pending', 'processing', 'completed', 'failed', 'cancelled'] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+/**
+ * Attempt states. `submitting` is written before the upstream create is sent (the intent), so a
+ * crash in between is reconciled at start instead of forgotten; `unknown` means the create was sent
+ * and no answer came back.
+ */
+export const ATTEMPT_STATUSES = ['submitting', 'pending', 'processing', 'completed', 'failed', 'cancelled', 'unknown'] as const;
+export type AttemptStatus = (typeof ATTEMPT_STATUSES)[number];
+
+/** One client task; money columns are integer micro-USD and mirror the ledger rows of the task. */
+export const tasks = sqliteTable(
+  'tasks',
+  {
+    id: text('id').primaryKey(),
+    keyId: text('key_id').notNull().references(() => apiKeys.id),
+    model: text('model').notNull(),
+    quality: text('quality').notNull(),
+    status: text('status', { enum: TASK_STATUSES }).notNull(),
+    progress: integer('progress').notNull().default(0),
+    /** The normalized request (JSON), replayed to each provider tried. */
+    request: text('request').notNull(),
+    callbackUrl: text('callback_url'),
+    billingRule: text('billing_rule').notNull(),
+    billableUnits: integer('billable_units').notNull(),
+    unitPriceMicros: integer('unit_price_micros').notNull(),
+    /** Whether the key pays list prices (fixed) or the upstream cost of the provider that runs it. */
+    listPriced: integer('list_priced', { mode: 'boolean' }).notNull(),
+    reservedMicros: integer('reserved_micros').notNull(),
+    chargedMicros: integer('charged_micros').notNull().default(0),
+    refundedMicros: integer('refunded_micros').notNull().default(0),
+    upstreamCostMicros: integer('upstream_cost_micros').notNull().default(0),
+    provider: text('provider'),
+    /** Element affinity: only this provider may run the task. */
+    pinnedProvider: text('pinned_provider'),
+    results: text('results'),
+    resultData: text('result_data'),
+    errorCode: text('error_code'),
+    errorMessage: text('error_message'),
+    estimatedTime: integer('estimated_time'),
+    /** When the poller should look at this task next; null once it needs no more polling. */
+    nextPollAt: integer('next_poll_at'),
+    polls: integer('polls').notNull().default(0),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+    finishedAt: integer('finished_at'),
+  },
+  (t) => [
+    index('tasks_key_id').on(t.keyId, t.id),
+    index('tasks_next_poll').on(t.nextPollAt),
+    index('tasks_created').on(t.createdAt),
+  ],
+);
+
+/** One upstream try of a task, in order; failover adds rows. */
+export const attempts = sqliteTable(
+  'attempts',
+  {
+    id: text('id').primaryKey(),
+    taskId: text('task_id').notNull().references(() => tasks.id),
+    seq: integer('seq').notNull(),
+    providerId: text('provider_id').notNull(),
+    upstreamId: text('upstream_id'),
+    status: text('status', { enum: ATTEMPT_STATUSES }).notNull(),
+    /** What this provider charges per unit for this task, micro-USD. */
+    unitCostMicros: integer('unit_cost_micros').notNull(),
+    errorCode: text('error_code'),
+    errorMessage: text('error_message'),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [uniqueIndex('attempts_task_seq').on(t.taskId, t.seq), index('attempts_status').on(t.status)],
+);
+
+export type TaskRow = typeof tasks.$inferSelect;
+export type AttemptRow = typeof attempts.$inferSelect;

@@ -1,0 +1,36 @@
+/**
+ * The store: every repository over one database, and the transaction boundary. Logic above this
+ * layer sees repositories and `transaction(fn)`, never SQL.
+ */
+import { openDb, type DbHandle } from './client.ts';
+import { elementsRepo, type ElementsRepo } from './repos/elements.ts';
+import { keysRepo, type KeysRepo } from './repos/keys.ts';
+import { ledgerRepo, type LedgerRepo } from './repos/ledger.ts';
+import { tasksRepo, type TasksRepo } from './repos/tasks.ts';
+
+export interface Store {
+  keys: KeysRepo;
+  tasks: TasksRepo;
+  ledger: LedgerRepo;
+  elements: ElementsRepo;
+  /** Run `fn` in one IMMEDIATE transaction: all of it is written, or none. */
+  transaction<T>(fn: () => T): T;
+  /** True when the database answers. */
+  ping(): boolean;
+  close(): void;
+}
+
+export function openStore(path: string): Store {
+  const handle: DbHandle = openDb(path);
+  const { db, sqlite } = handle;
+  const ping = sqlite.prepare('select 1 as ok');
+  return {
+    keys: keysRepo(db),
+    tasks: tasksRepo(db),
+    ledger: ledgerRepo(db),
+    elements: elementsRepo(db),
+    transaction: <T>(fn: () => T): T => sqlite.transaction(fn).immediate(),
+    ping: () => (ping.get() as { ok: number } | undefined)?.ok === 1,
+    close: () => handle.close(),
+  };
+}

@@ -1,0 +1,118 @@
+/**
+ * Demo mode: with no config file, the gateway runs emulators of its upstreams in-process on
+ * loopback (each with its own price, latency and failure rate, so cheapest-first routing and
+ * failover can be seen), serves the demo media itself, and prints a banner with copy-paste curls.
+ */
+import { Hono } from 'hono';
+import { EMULATORS } from '../providers/emulators.ts';
+import { listen, type Emulator, type RunningServer } from '../providers/emulator-kit.ts';
+import type { Config, ProviderConfig } from './config.ts';
+import { syntheticMp4 } from './media/synthetic-mp4.ts';
+
+/** Demo providers: what each emulated upstream charges and how it behaves. */
+const DEMO_PROVIDERS: readonly { type: string; priority: number; price: { '720p': number; '1080p': number }; latencyMs: number; failureRate: number }[] = [
+  { type: 'replicate', priority: 0, price: { '720p': 0.09, '1080p': 0.15 }, latencyMs: 60, failureRate: 0.15 },
+  { type: 'fal', priority: 0, price: { '720p': 0.126, '1080p': 0.168 }, latencyMs: 30, failureRate: 0.05 },
+];
+
+/** A 1×1 PNG: the demo character. */
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
+
+export interface Demo {
+  mediaUrl: string;
+  emulators: Emulator[];
+  close(): Promise<void>;
+}
+
+/** Start the emulators and the media server, and point the config at them. */
+export async function startDemo(config: Config): Promise<Demo> {
+  const emulators: Emulator[] = [];
+  const providers: ProviderConfig[] = [];
+  for (const p of DEMO_PROVIDERS) {
+    const start = EMULATORS.get(p.type)!;
+    const emulator = await start({ queueMs: 1_000, runMs: 4_000, latencyMs: p.latencyMs, failureRate: p.failureRate, outputDurationS: 6 });
+    emulators.push(emulator);
+    providers.push({
+      id: `${p.type}-demo`,
+      type: p.type,
+      base_url: emulator.url,
+      api_key: 'demo',
+      priority: p.priority,
+      enabled: true,
+      timeout_ms: 10_000,
+      models: { 'kling-v3-motion-control': { enabled: true, price: { per_second: p.price } } },
+    });
+  }
+  config.providers = providers;
+  // List prices: keys pay the same whichever upstream runs the task, so the charge equals the quote
+  // even after a failover.
+  config.billing = { models: { 'kling-v3-motion-control': { per_second: { '720p': 0.1134, '1080p': 0.1512 } } } };
+  // Demo media and emulators live on loopback over http.
+  config.callbacks.allow_insecure = true;
+  config.polling.initial_ms = 1_000;
+  config.polling.max_ms = 3_000;
+
+  const media = new Hono();
+  const clip = syntheticMp4({ durationS: 6 });
+  media.get('/media/character.png', (c) => c.body(new Uint8Array(PNG), 200, { 'content-type': 'image/png' }));
+  media.get('/media/dance.mp4', (c) => serveRange(c.req.header('range'), clip));
+  const mediaServer: RunningServer = await listen(media);
+  return {
+    mediaUrl: mediaServer.url,
+    emulators,
+    close: async () => {
+      await Promise.all([mediaServer.close(), ...emulators.map((e) => e.close())]);
+    },
+  };
+}
+
+/** Serve bytes with Range support, as any CDN would. */
+function serveRange(range: string | undefined, bytes: Buffer): Response {
+  const headers = { 'content-type': 'video/mp4', 'accept-ranges': 'bytes', etag: '"demo-dance-6s"' };
+  const m = range ? /^bytes=(\d+)-(\d*)$/.exec(range) : null;
+  if (!m) return new Response(new Uint8Array(bytes), { status: 200, headers });
+  const start = Number(m[1]);
+  const end = Math.min(m[2] ? Number(m[2]) : bytes.length - 1, bytes.length - 1);
+  if (start >= bytes.length) return new Response(null, { status: 416, headers: { 'content-range': `bytes */${bytes.length}` } });
+  return new Response(new Uint8Array(bytes.subarray(start, end + 1)), {
+    status: 206,
+    headers: { ...headers, 'content-range': `bytes ${start}-${end}/${bytes.length}` },
+  });
+}
+
+function priceLine(p: ProviderConfig): string {
+  const price = p.models?.['kling-v3-motion-control']?.price;
+  return price && 'per_second' in price ? `720p $${price.per_second['720p']}/s · 1080p $${price.per_second['1080p']}/s` : '';
+}
+
+/** The banner: keys, the emulated upstreams, and two curls that work as pasted. */
+export function demoBanner(opts: { gatewayUrl: string; adminKey: string; apiKey: string; mediaUrl: string; providers: readonly ProviderConfig[] }): string {
+  const body = JSON.stringify({
+    model: 'kling-v3-motion-control',
+    image_urls: [`${opts.mediaUrl}/media/character.png`],
+    video_urls: [`${opts.mediaUrl}/media/dance.mp4`],
+    quality: '720p',
+  });
+  const auth = `-H "Authorization: Bearer ${opts.apiKey}"`;
+  const lines = [
+    '',
+    '  reelroute — DEMO MODE',
+    '  ─────────────────────',
+    '  The upstream providers below are EMULATED in this process (no real video is generated):',
+    ...opts.providers.map((p) => `    • ${p.id.padEnd(16)} ${p.base_url}  ${priceLine(p)}`),
+    '  To use real providers, write reelroute.yaml (see README) or set REELROUTE_CONFIG.',
+    '',
+    `  gateway   ${opts.gatewayUrl}        (API reference: ${opts.gatewayUrl}/docs)`,
+    `  admin key ${opts.adminKey}`,
+    `  API key   ${opts.apiKey}`,
+    '',
+    '  1) submit a motion-control task:',
+    `  TASK=$(curl -s ${opts.gatewayUrl}/v1/videos/generations ${auth} -H "content-type: application/json" \\`,
+    `    -d '${body}' | node -pe 'JSON.parse(require("fs").readFileSync(0,"utf8")).id'); echo $TASK`,
+    '',
+    '  2) poll it (it completes in a few seconds):',
+    `  curl -s ${opts.gatewayUrl}/v1/tasks/$TASK ${auth}`,
+    '',
+  ];
+  return lines.join('\n');
+}

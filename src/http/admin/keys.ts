@@ -1,0 +1,91 @@
+/** Admin API for keys (CONTRACT §5): create, list, patch, revoke, credit. */
+import type { Context, Hono } from 'hono';
+import { z } from 'zod';
+import type { AppEnv } from '../env.ts';
+import type { AppDeps } from '../deps.ts';
+import { readJson } from '../middleware.ts';
+import { ApiError, paramFromPath } from '../../errors.ts';
+import { createKey, keyView } from '../../keys/keys.ts';
+import { credit } from '../../ledger/ledger.ts';
+import { usdToMicros } from '../../pricing/money.ts';
+
+const money = z.number().finite().nonnegative().max(1e9);
+const createBody = z.strictObject({
+  name: z.string().min(1).max(100),
+  balance_usd: money.optional(),
+  daily_budget_usd: money.optional(),
+  monthly_budget_usd: money.optional(),
+});
+const patchBody = z.strictObject({
+  name: z.string().min(1).max(100).optional(),
+  daily_budget_usd: money.nullable().optional(),
+  monthly_budget_usd: money.nullable().optional(),
+});
+const creditBody = z.strictObject({ amount_usd: money.positive(), note: z.string().max(500).optional() });
+
+function parse<T>(schema: z.ZodType<T>, body: unknown): T {
+  const r = schema.safeParse(body);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0]!;
+  const param = issue.code === 'unrecognized_keys' ? issue.keys[0]! : paramFromPath(issue.path);
+  throw new ApiError(issue.code === 'unrecognized_keys' ? 'unknown_field' : 'invalid_parameter', `${param ?? 'body'}: ${issue.message}`, { param });
+}
+
+const optMicros = (usd: number | null | undefined) => (usd === undefined ? undefined : usd === null ? null : usdToMicros(usd));
+
+export function adminKeyRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
+  const { store, now } = deps.ctx;
+  const existing = (c: Context<AppEnv>) => {
+    const row = store.keys.byId(c.req.param('id')!);
+    if (!row) throw new ApiError('not_found', `no key ${c.req.param('id')}`, { param: 'id' });
+    return row;
+  };
+
+  app.post('/admin/keys', async (c) => {
+    const body = parse(createBody, await readJson(c));
+    const { row, key } = createKey(
+      store,
+      {
+        name: body.name,
+        balanceMicros: optMicros(body.balance_usd) ?? null,
+        dailyBudgetMicros: optMicros(body.daily_budget_usd) ?? null,
+        monthlyBudgetMicros: optMicros(body.monthly_budget_usd) ?? null,
+      },
+      now(),
+    );
+    return c.json({ ...keyView(row), key, webhook_secret: row.webhookSecret }, 201);
+  });
+
+  app.get('/admin/keys', (c) => c.json({ object: 'list', data: store.keys.list().map(keyView) }));
+
+  app.patch('/admin/keys/:id', async (c) => {
+    const row = existing(c);
+    const body = parse(patchBody, await readJson(c));
+    const daily = optMicros(body.daily_budget_usd);
+    const monthly = optMicros(body.monthly_budget_usd);
+    store.keys.patch(row.id, {
+      ...(body.name !== undefined ? { name: body.name } : {}),
+      ...(daily !== undefined ? { dailyBudgetMicros: daily } : {}),
+      ...(monthly !== undefined ? { monthlyBudgetMicros: monthly } : {}),
+    });
+    deps.auth.invalidate();
+    return c.json(keyView(store.keys.byId(row.id)!));
+  });
+
+  app.delete('/admin/keys/:id', (c) => {
+    const row = existing(c);
+    if (row.revokedAt === null) store.keys.patch(row.id, { revokedAt: now() });
+    deps.auth.invalidate();
+    return c.json(keyView(store.keys.byId(row.id)!));
+  });
+
+  app.post('/admin/keys/:id/credit', async (c) => {
+    const row = existing(c);
+    const body = parse(creditBody, await readJson(c));
+    if (row.balanceMicros === null) {
+      throw new ApiError('invalid_parameter', 'this key is post-paid (created without balance_usd); it has no balance to credit', { param: 'id' });
+    }
+    store.transaction(() => credit(store, row.id, usdToMicros(body.amount_usd), body.note ?? null, now()));
+    return c.json(keyView(store.keys.byId(row.id)!));
+  });
+}

@@ -1,0 +1,24 @@
+/** What the HTTP layer is built from (createApp's argument). */
+import type { KeyAuth } from '../keys/keys.ts';
+import type { EngineContext } from '../tasks/context.ts';
+import { providerById } from '../tasks/context.ts';
+import type { TaskRow } from '../db/schema/index.ts';
+import { taskView } from '../tasks/view.ts';
+import type { PrepareDeps } from '../tasks/prepare.ts';
+
+export interface AppDeps {
+  ctx: EngineContext;
+  auth: KeyAuth;
+  adminKey: string;
+}
+
+/** The task object for a row, with its attempts. */
+export function renderTask(deps: AppDeps, task: TaskRow) {
+  const adapter = task.provider ? providerById(deps.ctx, task.provider)?.adapter : undefined;
+  return taskView(task, deps.ctx.store.tasks.attempts(task.id), { canCancel: adapter?.capabilities.cancel ?? false });
+}
+
+export function prepareDeps(deps: AppDeps): PrepareDeps {
+  const { ctx } = deps;
+  return { probe: ctx.probe, store: ctx.store, allowInsecure: ctx.config.callbacks.allow_insecure };
+}

@@ -1,0 +1,46 @@
+/** POST /v1/videos/generations/estimate — the same checks and quote as create; creates nothing. */
+import type { Hono } from 'hono';
+import type { AppEnv } from '../env.ts';
+import { prepareDeps, type AppDeps } from '../deps.ts';
+import { readJson } from '../middleware.ts';
+import { prepare } from '../../tasks/prepare.ts';
+import { quote } from '../../tasks/submit.ts';
+import { rankCandidates } from '../../routing/select.ts';
+import { microsToUsd } from '../../pricing/money.ts';
+import { ApiError } from '../../errors.ts';
+
+export function estimateRoute(app: Hono<AppEnv>, deps: AppDeps): void {
+  app.post('/v1/videos/generations/estimate', async (c) => {
+    const p = await prepare(await readJson(c), c.get('apiKey').id, prepareDeps(deps));
+    let estimateUsd: number | null = null;
+    let chosen: string | null = null;
+    try {
+      const q = quote(deps.ctx, p);
+      estimateUsd = microsToUsd(q.estimateMicros);
+      chosen = q.candidates[0]!.provider.id;
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+    }
+    const candidates = rankCandidates(deps.ctx.providers, deps.ctx.health, {
+      model: p.model,
+      quality: p.quality,
+      units: p.units,
+      ...(p.onlyProvider ? { onlyProvider: p.onlyProvider } : {}),
+    });
+    return c.json({
+      model: p.model,
+      billing_rule: p.rule,
+      billable_units: p.units,
+      reference_duration_s: p.durationS,
+      estimate_usd: estimateUsd,
+      chosen,
+      candidates: candidates.map((cand) => ({
+        provider: cand.provider.id,
+        priority: cand.provider.priority,
+        estimate_usd: cand.provider.models.has(p.model) ? microsToUsd(cand.estimateMicros) : null,
+        eligible: cand.eligible,
+        reason: cand.reason,
+      })),
+    });
+  });
+}

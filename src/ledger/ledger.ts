@@ -1,0 +1,72 @@
+/**
+ * Money movements. Every function here must run inside the caller's `store.transaction`, together
+ * with the task state change it belongs to: the balance check, the ledger row and the balance
+ * update are written together or not at all.
+ *
+ * Per task, at the end: sum(hold) = sum(charge) + sum(refund). Per key: balance = sum(balance deltas).
+ */
+import type { Store } from '../db/store.ts';
+import type { ApiKeyRow, TaskRow } from '../db/schema/index.ts';
+import { ApiError } from '../errors.ts';
+import { microsToUsd, type Micros } from '../pricing/money.ts';
+
+const DAY_MS = 86_400_000;
+
+/** Start of the UTC day and month containing `now`. */
+function periodStarts(now: number): { day: number; month: number } {
+  const d = new Date(now);
+  return { day: now - (now % DAY_MS), month: Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1) };
+}
+
+/** Refuse (402) when `amount` more would exceed the key's balance or a budget. Reads fresh rows. */
+export function assertAffordable(store: Store, keyId: string, amount: Micros, now: number): ApiKeyRow {
+  const key = store.keys.byId(keyId);
+  if (!key || key.revokedAt !== null) throw new ApiError('invalid_api_key', 'API key revoked');
+  if (key.balanceMicros !== null && key.balanceMicros < amount) {
+    throw new ApiError('insufficient_balance', `balance $${microsToUsd(key.balanceMicros)} is below the $${microsToUsd(amount)} this task needs`);
+  }
+  if (key.dailyBudgetMicros !== null || key.monthlyBudgetMicros !== null) {
+    const { day, month } = periodStarts(now);
+    for (const [budget, since, label] of [
+      [key.dailyBudgetMicros, day, 'daily'],
+      [key.monthlyBudgetMicros, month, 'monthly'],
+    ] as const) {
+      if (budget === null) continue;
+      const spent = store.ledger.spentSince(keyId, since);
+      if (spent + amount > budget) {
+        throw new ApiError('budget_exceeded', `${label} budget $${microsToUsd(budget)} would be exceeded ($${microsToUsd(spent)} spent or held)`);
+      }
+    }
+  }
+  return key;
+}
+
+/** Reserve `amount` for a task (a hold). Throws 402 when the key cannot afford it. */
+export function hold(store: Store, keyId: string, taskId: string, amount: Micros, now: number, note: string | null = null): void {
+  assertAffordable(store, keyId, amount, now);
+  store.ledger.insert({ keyId, taskId, kind: 'hold', amountMicros: amount, balanceDeltaMicros: -amount, note, createdAt: now });
+  store.keys.addBalance(keyId, -amount);
+}
+
+/**
+ * End a task's money: charge `charge` (capped at what is held) and refund the rest.
+ * Returns the amounts written; the caller stores them on the task row in the same transaction.
+ */
+export function settle(store: Store, task: Pick<TaskRow, 'id' | 'keyId' | 'reservedMicros'>, charge: Micros, now: number): { charged: Micros; refunded: Micros } {
+  const charged = Math.max(0, Math.min(charge, task.reservedMicros));
+  const refunded = task.reservedMicros - charged;
+  if (charged > 0) {
+    store.ledger.insert({ keyId: task.keyId, taskId: task.id, kind: 'charge', amountMicros: charged, balanceDeltaMicros: 0, createdAt: now });
+  }
+  if (refunded > 0) {
+    store.ledger.insert({ keyId: task.keyId, taskId: task.id, kind: 'refund', amountMicros: refunded, balanceDeltaMicros: refunded, createdAt: now });
+    store.keys.addBalance(task.keyId, refunded);
+  }
+  return { charged, refunded };
+}
+
+/** Add prepaid funds to a key. */
+export function credit(store: Store, keyId: string, amount: Micros, note: string | null, now: number): void {
+  store.ledger.insert({ keyId, taskId: null, kind: 'credit', amountMicros: amount, balanceDeltaMicros: amount, note, createdAt: now });
+  store.keys.addBalance(keyId, amount);
+}

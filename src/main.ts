@@ -1,0 +1,66 @@
+/**
+ * Process entry: config → database (migrated) → providers → HTTP server + poller; graceful
+ * shutdown on SIGINT/SIGTERM. With no config file it starts in demo mode.
+ */
+import { serve } from '@hono/node-server';
+import type { AddressInfo } from 'node:net';
+import pino from 'pino';
+import { ConfigError, loadConfig } from './config.ts';
+import { openStore } from './db/store.ts';
+import { newSecret } from './ids.ts';
+import { createKey } from './keys/keys.ts';
+import { usdToMicros } from './pricing/money.ts';
+import { createRuntime } from './runtime.ts';
+import { demoBanner, startDemo, type Demo } from './demo.ts';
+
+const log = pino({ level: process.env.LOG_LEVEL ?? 'info' });
+
+async function main(): Promise<void> {
+  const { config, path } = loadConfig(process.env);
+  let demo: Demo | null = null;
+  if (path === null) demo = await startDemo(config);
+  const adminKey = process.env.REELROUTE_ADMIN_KEY ?? (demo ? newSecret('rr_admin_') : undefined);
+  if (!adminKey) throw new ConfigError('REELROUTE_ADMIN_KEY: required outside demo mode');
+
+  const store = openStore(process.env.REELROUTE_DB ?? './data/reelroute.db');
+  const runtime = createRuntime({ config, store, adminKey, log, processMetrics: true });
+  const server = serve({ fetch: runtime.app.fetch, hostname: config.server.host, port: config.server.port });
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${config.server.host}:${port}`;
+  runtime.poller.start();
+  log.info({ url, providers: runtime.ctx.providers.map((p) => p.id), demo: demo !== null }, 'reelroute listening');
+
+  if (demo) {
+    const { key } = createKey(store, { name: 'demo', balanceMicros: usdToMicros(25), dailyBudgetMicros: null, monthlyBudgetMicros: null }, Date.now());
+    process.stdout.write(demoBanner({ gatewayUrl: url, adminKey, apiKey: key, mediaUrl: demo.mediaUrl, providers: config.providers }) + '\n');
+  }
+
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    log.info({ signal }, 'shutting down');
+    await runtime.poller.stop();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await demo?.close();
+    store.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`reelroute: ${err.message}\n`);
+  } else if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+    process.stderr.write(`reelroute: the port is already in use (set PORT to use another)\n`);
+  } else {
+    log.fatal({ err }, 'start-up failed');
+  }
+  process.exit(1);
+});

@@ -1,0 +1,62 @@
+/**
+ * Wiring: from a validated config and an open store to the engine context, the app and the
+ * poller. main.ts and the integration tests both build the gateway through here.
+ */
+import pino, { type Logger } from 'pino';
+import type { Hono } from 'hono';
+import type { Config } from './config.ts';
+import type { Store } from './db/store.ts';
+import type { AppEnv } from './http/env.ts';
+import { createApp } from './app.ts';
+import { KeyAuth } from './keys/keys.ts';
+import { createMediaProbe, type MediaProbe } from './media/probe.ts';
+import { createMetrics } from './metrics.ts';
+import { resolvePrice, type UnitPrice } from './pricing/prices.ts';
+import { HealthTracker } from './routing/health.ts';
+import { buildProviders } from './routing/providers.ts';
+import type { CanonicalModel } from '../providers/types.ts';
+import type { EngineContext } from './tasks/context.ts';
+import { Poller } from './tasks/poller.ts';
+
+export interface RuntimeOptions {
+  config: Config;
+  store: Store;
+  adminKey: string;
+  now?: () => number;
+  log?: Logger;
+  probe?: MediaProbe;
+  /** Collect process metrics (off in tests). */
+  processMetrics?: boolean;
+}
+
+export interface Runtime {
+  ctx: EngineContext;
+  app: Hono<AppEnv>;
+  poller: Poller;
+  auth: KeyAuth;
+}
+
+export function createRuntime(opts: RuntimeOptions): Runtime {
+  const now = opts.now ?? Date.now;
+  const { config, store } = opts;
+  const listPrices = new Map<CanonicalModel, UnitPrice>();
+  for (const [model, spec] of Object.entries(config.billing?.models ?? {})) {
+    if (spec) listPrices.set(model as CanonicalModel, resolvePrice(spec));
+  }
+  const ctx: EngineContext = {
+    store,
+    providers: buildProviders(config, now),
+    health: new HealthTracker({ failuresToOpen: config.routing.breaker_failures, cooldownMs: config.routing.breaker_cooldown_ms, now }),
+    probe:
+      opts.probe ??
+      createMediaProbe({ timeoutMs: config.media.probe_timeout_ms, maxBytes: config.media.probe_max_bytes, cacheTtlMs: config.media.cache_ttl_ms, now }),
+    config,
+    now,
+    listPrices,
+    inFlight: new Set(),
+    log: opts.log ?? pino({ level: process.env.LOG_LEVEL ?? 'info' }),
+  };
+  const auth = new KeyAuth(store);
+  const app = createApp({ ctx, auth, adminKey: opts.adminKey }, createMetrics({ defaults: opts.processMetrics ?? false }));
+  return { ctx, app, poller: new Poller(ctx), auth };
+}

@@ -1,0 +1,39 @@
+/** What the task engine works with, passed explicitly (no module singletons). */
+import type { Logger } from 'pino';
+import type { CanonicalModel, TaskRef, UpstreamRequest } from '../../providers/types.ts';
+import type { Config } from '../config.ts';
+import type { Store } from '../db/store.ts';
+import type { TaskRow } from '../db/schema/index.ts';
+import type { MediaProbe } from '../media/probe.ts';
+import type { UnitPrice } from '../pricing/prices.ts';
+import type { HealthTracker } from '../routing/health.ts';
+import type { ProviderRuntime } from '../routing/providers.ts';
+
+export interface EngineContext {
+  store: Store;
+  /** Live list; admin changes replace entries in place. */
+  providers: ProviderRuntime[];
+  health: HealthTracker;
+  probe: MediaProbe;
+  config: Config;
+  now: () => number;
+  /** Configured list prices by model; absent = keys pay the upstream cost. */
+  listPrices: ReadonlyMap<CanonicalModel, UnitPrice>;
+  /** Tasks being worked on in this process right now: the poller leaves them alone. */
+  inFlight: Set<string>;
+  log: Logger;
+}
+
+export function providerById(ctx: EngineContext, id: string): ProviderRuntime | undefined {
+  return ctx.providers.find((p) => p.id === id);
+}
+
+export function requestOf(task: TaskRow): UpstreamRequest {
+  return JSON.parse(task.request) as UpstreamRequest;
+}
+
+export function refOf(task: TaskRow, upstreamId: string): TaskRef {
+  return { upstreamId, model: task.model as CanonicalModel, quality: task.quality as TaskRef['quality'] };
+}
+
+export const TERMINAL = new Set(['completed', 'failed', 'cancelled']);

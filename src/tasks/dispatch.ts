@@ -1,0 +1,180 @@
+/**
+ * Sending a task upstream with failover. The attempt row (the intent) is written before the create
+ * is sent, so a crash in between is reconciled by the poller instead of forgotten; each failure is
+ * classified (PROVIDERS.md) into: try the next provider, stop (the input is at fault), or find out.
+ */
+import { ProviderError, type CreateResult } from '../../providers/types.ts';
+import type { AttemptRow } from '../db/schema/index.ts';
+import { ApiError } from '../errors.ts';
+import { newId } from '../ids.ts';
+import { hold } from '../ledger/ledger.ts';
+import type { Candidate } from '../routing/select.ts';
+import { rankCandidates } from '../routing/select.ts';
+import type { CanonicalModel, Quality } from '../../providers/types.ts';
+import { TERMINAL, requestOf, type EngineContext } from './context.ts';
+
+export type DispatchOutcome =
+  | { kind: 'accepted' }
+  | { kind: 'rejected'; message: string }
+  | { kind: 'exhausted'; reasons: string[] }
+  /** The task ended elsewhere meanwhile (cancelled). */
+  | { kind: 'ended' };
+
+export interface Started {
+  attempt: AttemptRow;
+  candidate: Candidate;
+}
+
+/** How long an attempt may stay `submitting` before the poller reconciles it (a crash happened). */
+export function reconcileAfter(timeoutMs: number): number {
+  return timeoutMs + 30_000;
+}
+
+/** A new attempt row for a candidate (not yet inserted). */
+export function attemptRow(taskId: string, seq: number, c: Candidate, now: number): AttemptRow {
+  return {
+    id: newId('att', now),
+    taskId,
+    seq,
+    providerId: c.provider.id,
+    upstreamId: null,
+    status: 'submitting',
+    unitCostMicros: c.unitCostMicros,
+    errorCode: null,
+    errorMessage: null,
+    createdAt: now,
+    updatedAt: now,
+  };
+}
+
+/** Try attempts until one is accepted, the input is rejected, or no candidate is left. */
+export async function dispatch(ctx: EngineContext, taskId: string, first?: Started): Promise<DispatchOutcome> {
+  const reasons: string[] = [];
+  let next: Started | 'ended' | null = first ?? startNext(ctx, taskId, reasons);
+  while (next && next !== 'ended') {
+    const outcome = await runAttempt(ctx, taskId, next, reasons);
+    if (outcome) return outcome;
+    next = startNext(ctx, taskId, reasons);
+  }
+  return next === 'ended' ? { kind: 'ended' } : { kind: 'exhausted', reasons };
+}
+
+/** Pick the next candidate and write its attempt (growing the hold if it is pricier). */
+function startNext(ctx: EngineContext, taskId: string, reasons: string[]): Started | 'ended' | null {
+  const task = ctx.store.tasks.get(taskId);
+  if (!task || TERMINAL.has(task.status)) return 'ended';
+  const tried = ctx.store.tasks.attempts(taskId);
+  if (tried.length >= ctx.config.routing.max_attempts) {
+    reasons.push(`stopped after ${tried.length} attempts (routing.max_attempts)`);
+    return null;
+  }
+  const ranked = rankCandidates(ctx.providers, ctx.health, {
+    model: task.model as CanonicalModel,
+    quality: task.quality as Quality,
+    units: task.billableUnits,
+    exclude: new Set(tried.map((a) => a.providerId)),
+    ...(task.pinnedProvider ? { onlyProvider: task.pinnedProvider } : {}),
+  });
+  for (const c of ranked) {
+    if (!c.eligible) continue;
+    try {
+      const attempt = ctx.store.transaction(() => {
+        const now = ctx.now();
+        const fresh = ctx.store.tasks.get(taskId)!;
+        let reserved = fresh.reservedMicros;
+        const unitPrice = fresh.listPriced ? fresh.unitPriceMicros : c.unitCostMicros;
+        const need = unitPrice * fresh.billableUnits;
+        if (need > reserved) {
+          hold(ctx.store, fresh.keyId, taskId, need - reserved, now, `failover to ${c.provider.id}`);
+          reserved = need;
+        }
+        const row = attemptRow(taskId, tried.length + 1, c, now);
+        ctx.store.tasks.insertAttempt(row);
+        ctx.store.tasks.update(taskId, {
+          provider: c.provider.id,
+          unitPriceMicros: unitPrice,
+          reservedMicros: reserved,
+          nextPollAt: now + reconcileAfter(c.provider.timeoutMs),
+          updatedAt: now,
+        });
+        return row;
+      });
+      return { attempt, candidate: c };
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      reasons.push(`${c.provider.id}: skipped, ${err.message}`);
+    }
+  }
+  if (!ranked.some((c) => c.eligible)) reasons.push(...ranked.map((c) => `${c.provider.id}: ${c.reason}`));
+  return null;
+}
+
+/** Send one create. Returns an outcome that ends dispatch, or null to try the next candidate. */
+async function runAttempt(ctx: EngineContext, taskId: string, { attempt, candidate }: Started, reasons: string[]): Promise<DispatchOutcome | null> {
+  const provider = candidate.provider;
+  const task = ctx.store.tasks.get(taskId)!;
+  ctx.health.begin(provider.id, task.model);
+  let created: CreateResult | null | undefined;
+  try {
+    created = await provider.adapter.create({ request: requestOf(task), attemptId: attempt.id });
+  } catch (err) {
+    const e = err instanceof ProviderError ? err : new ProviderError('bad_response', `adapter error: ${(err as Error).message}`);
+    if (e.kind === 'invalid_request') {
+      markAttempt(ctx, attempt.id, 'failed', 'upstream_rejected', e.message);
+      return { kind: 'rejected', message: `${provider.id}: ${e.message}` };
+    }
+    if (e.kind === 'timeout' || e.kind === 'unknown_outcome') {
+      created = await lookUp(ctx, attempt, task.model, task.quality);
+      if (created === undefined) {
+        // Cannot know whether it runs upstream: recorded as unknown, never as a failure to refund for.
+        markAttempt(ctx, attempt.id, 'unknown', e.kind, e.message);
+        ctx.health.failure(provider.id, task.model);
+        reasons.push(`${provider.id}: outcome unknown (${e.message})`);
+        return null;
+      }
+    } else {
+      created = null;
+    }
+    if (!created) {
+      markAttempt(ctx, attempt.id, 'failed', e.code ?? e.kind, e.message);
+      ctx.health.failure(provider.id, task.model);
+      reasons.push(`${provider.id}: ${e.message}`);
+      return null;
+    }
+  }
+  ctx.health.success(provider.id, task.model);
+  accept(ctx, taskId, attempt, created);
+  return { kind: 'accepted' };
+}
+
+/** After a lost answer: ask the provider whether the create happened. undefined = cannot tell. */
+async function lookUp(ctx: EngineContext, attempt: AttemptRow, model: string, quality: string): Promise<CreateResult | null | undefined> {
+  const adapter = ctx.providers.find((p) => p.id === attempt.providerId)?.adapter;
+  if (!adapter?.findByAttemptId) return undefined;
+  try {
+    return await adapter.findByAttemptId(attempt.id, model as CanonicalModel, quality as Quality);
+  } catch {
+    return undefined;
+  }
+}
+
+function markAttempt(ctx: EngineContext, id: string, status: AttemptRow['status'], code: string | null, message: string): void {
+  ctx.store.tasks.updateAttempt(id, { status, errorCode: code, errorMessage: message, updatedAt: ctx.now() });
+}
+
+/** The upstream took the task: remember its id and start polling it. */
+export function accept(ctx: EngineContext, taskId: string, attempt: AttemptRow, created: CreateResult): void {
+  const now = ctx.now();
+  const running = created.state === 'processing';
+  const estimate = ctx.health.p50Completion(attempt.providerId, ctx.store.tasks.get(taskId)?.model ?? '');
+  ctx.store.transaction(() => {
+    ctx.store.tasks.updateAttempt(attempt.id, { upstreamId: created.upstreamId, status: running ? 'processing' : 'pending', updatedAt: now });
+    ctx.store.tasks.update(taskId, {
+      ...(running ? { status: 'processing' } : {}),
+      nextPollAt: now + ctx.config.polling.initial_ms,
+      polls: 0,
+      ...(estimate !== null ? { estimatedTime: Math.round(estimate) } : {}),
+      updatedAt: now,
+    });
+  });
+}

@@ -1,0 +1,191 @@
+/**
+ * The durable poller: follows every task to its end. Its schedule is `tasks.next_poll_at` in
+ * SQLite (so it resumes after a restart), read through an index in bounded batches; each task
+ * backs off on its own; each provider gets a bounded number of concurrent status calls.
+ */
+import { ProviderError, type UpstreamStatus } from '../../providers/types.ts';
+import type { AttemptRow, TaskRow } from '../db/schema/index.ts';
+import { TERMINAL, providerById, refOf, type EngineContext } from './context.ts';
+import { accept, dispatch } from './dispatch.ts';
+import { finishCancelled, finishCompleted, finishFailed } from './finish.ts';
+
+/** Polls that may answer "not found" before the upstream task is taken as lost. */
+const NOT_FOUND_LIMIT = 3;
+
+export class Poller {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<number> | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly tickMs = 250,
+  ) {}
+
+  /** Start polling in the background on a real timer. */
+  start(): void {
+    this.stopped = false;
+    const loop = async () => {
+      if (this.stopped) return;
+      try {
+        await this.runDue();
+      } catch (err) {
+        this.ctx.log.error({ err }, 'poller tick failed');
+      }
+      if (!this.stopped) this.timer = setTimeout(loop, this.tickMs);
+    };
+    this.timer = setTimeout(loop, 0);
+  }
+
+  /** Stop scheduling; resolves when the tick in progress (if any) is done. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+
+  /** Poll every task due now (one bounded batch). Returns how many were polled. Tests call this. */
+  runDue(): Promise<number> {
+    this.running ??= this.tick().finally(() => (this.running = null));
+    return this.running;
+  }
+
+  private async tick(): Promise<number> {
+    const { store, config } = this.ctx;
+    const ids = store.tasks.due(this.ctx.now(), config.polling.batch).filter((id) => !this.ctx.inFlight.has(id));
+    const byProvider = new Map<string, string[]>();
+    for (const id of ids) {
+      const provider = store.tasks.get(id)?.provider ?? '';
+      const list = byProvider.get(provider);
+      if (list) list.push(id);
+      else byProvider.set(provider, [id]);
+    }
+    const workers: Promise<void>[] = [];
+    for (const queue of byProvider.values()) {
+      const n = Math.min(queue.length, config.polling.per_provider_concurrency);
+      for (let i = 0; i < n; i++) workers.push(this.drain(queue));
+    }
+    await Promise.all(workers);
+    return ids.length;
+  }
+
+  private async drain(queue: string[]): Promise<void> {
+    for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+      this.ctx.inFlight.add(id);
+      try {
+        await this.pollOne(id);
+      } catch (err) {
+        this.ctx.log.error({ err, task: id }, 'poll failed');
+        this.reschedule(id);
+      } finally {
+        this.ctx.inFlight.delete(id);
+      }
+    }
+  }
+
+  /** Look at one task and move it on. */
+  async pollOne(taskId: string): Promise<void> {
+    const task = this.ctx.store.tasks.get(taskId);
+    if (!task || TERMINAL.has(task.status) || task.nextPollAt === null) return;
+    const attempt = this.ctx.store.tasks.attempts(taskId).at(-1);
+    const provider = task.provider ? providerById(this.ctx, task.provider) : undefined;
+    if (!attempt || !provider) return this.failOver(task, attempt, 'provider_removed', 'the provider is no longer configured');
+    if (attempt.status === 'submitting' || !attempt.upstreamId) return this.reconcile(task, attempt);
+    let status: UpstreamStatus;
+    try {
+      status = await provider.adapter.status(refOf(task, attempt.upstreamId));
+    } catch (err) {
+      if (err instanceof ProviderError && err.kind === 'not_found' && task.polls + 1 >= NOT_FOUND_LIMIT) {
+        return this.failOver(task, attempt, 'upstream_lost', `the upstream no longer knows task ${attempt.upstreamId}`);
+      }
+      return this.reschedule(taskId, task);
+    }
+    await this.apply(task, attempt, status);
+  }
+
+  private async apply(task: TaskRow, attempt: AttemptRow, status: UpstreamStatus): Promise<void> {
+    switch (status.state) {
+      case 'completed':
+        await this.complete(task, attempt, status);
+        return;
+      case 'failed': {
+        const err = status.error ?? { code: 'upstream_failed', message: 'the upstream task failed', providerSide: true };
+        if (err.providerSide) return this.failOver(task, attempt, err.code, err.message);
+        this.ctx.store.tasks.updateAttempt(attempt.id, { status: 'failed', errorCode: err.code, errorMessage: err.message, updatedAt: this.ctx.now() });
+        finishFailed(this.ctx, task.id, 'upstream_rejected', `${attempt.providerId}: ${err.message}`);
+        return;
+      }
+      case 'cancelled':
+        finishCancelled(this.ctx, task.id, attempt.id);
+        return;
+      default: {
+        const now = this.ctx.now();
+        const running = status.state === 'processing';
+        if (running && attempt.status !== 'processing') this.ctx.store.tasks.updateAttempt(attempt.id, { status: 'processing', updatedAt: now });
+        this.reschedule(task.id, task, {
+          ...(running && task.status !== 'processing' ? { status: 'processing' as const } : {}),
+          ...(status.progress !== undefined && status.progress !== task.progress ? { progress: Math.min(99, status.progress) } : {}),
+        });
+      }
+    }
+  }
+
+  /** Completed upstream: learn how much was produced, then charge that and refund the rest. */
+  private async complete(task: TaskRow, attempt: AttemptRow, status: UpstreamStatus): Promise<void> {
+    let units = task.billableUnits;
+    if (task.billingRule === 'per_request') units = 1;
+    else if (status.outputDurationS !== undefined) units = Math.round(status.outputDurationS);
+    else if (status.outputs?.[0]) {
+      const probed = await this.ctx.probe.duration(status.outputs[0]);
+      if (probed.ok) units = Math.round(probed.durationS);
+    }
+    units = Math.max(0, Math.min(units, task.billableUnits));
+    if (finishCompleted(this.ctx, task, attempt, status, units)) {
+      this.ctx.health.success(attempt.providerId, task.model);
+      this.ctx.health.completed(attempt.providerId, task.model, (this.ctx.now() - attempt.createdAt) / 1000);
+    }
+  }
+
+  /** The current attempt failed provider-side: try the next provider under the same task id. */
+  private async failOver(task: TaskRow, attempt: AttemptRow | undefined, code: string, message: string): Promise<void> {
+    if (attempt) {
+      this.ctx.store.tasks.updateAttempt(attempt.id, { status: 'failed', errorCode: code, errorMessage: message, updatedAt: this.ctx.now() });
+      this.ctx.health.failure(attempt.providerId, task.model);
+    }
+    const outcome = await dispatch(this.ctx, task.id);
+    if (outcome.kind === 'rejected') finishFailed(this.ctx, task.id, 'upstream_rejected', outcome.message);
+    if (outcome.kind === 'exhausted') finishFailed(this.ctx, task.id, 'upstream_failed', `${message}; ${outcome.reasons.join('; ')}`);
+  }
+
+  /**
+   * An attempt was left `submitting` (the process stopped between writing the intent and hearing
+   * back). Ask the provider when it can tell; otherwise record the outcome as unknown and move on.
+   */
+  private async reconcile(task: TaskRow, attempt: AttemptRow): Promise<void> {
+    const adapter = providerById(this.ctx, attempt.providerId)?.adapter;
+    if (adapter?.findByAttemptId) {
+      try {
+        const found = await adapter.findByAttemptId(attempt.id, refOf(task, '').model, refOf(task, '').quality);
+        if (found) return accept(this.ctx, task.id, attempt, found);
+        return this.failOver(task, attempt, 'not_created', 'the create never reached the provider');
+      } catch {
+        return this.reschedule(task.id, task);
+      }
+    }
+    this.ctx.store.tasks.updateAttempt(attempt.id, { status: 'unknown', errorCode: 'unknown_outcome', errorMessage: 'the gateway stopped before the provider answered', updatedAt: this.ctx.now() });
+    await this.failOver(task, undefined, 'unknown_outcome', 'the gateway stopped before the provider answered');
+  }
+
+  /** Poll again later, backing off with each poll of this task. */
+  private reschedule(taskId: string, task = this.ctx.store.tasks.get(taskId), patch: Partial<TaskRow> = {}): void {
+    if (!task) return;
+    const { initial_ms, max_ms } = this.ctx.config.polling;
+    const now = this.ctx.now();
+    const delay = Math.min(max_ms, Math.round(initial_ms * 1.5 ** Math.min(task.polls, 20)));
+    this.ctx.store.transaction(() => {
+      const fresh = this.ctx.store.tasks.get(taskId);
+      if (!fresh || TERMINAL.has(fresh.status)) return;
+      this.ctx.store.tasks.update(taskId, { ...patch, nextPollAt: now + delay, polls: task.polls + 1, ...(Object.keys(patch).length ? { updatedAt: now } : {}) });
+    });
+  }
+}

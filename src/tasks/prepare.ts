@@ -1,0 +1,153 @@
+/**
+ * From a raw request body to a normalized, priced-in-units request: schema validation, URL rules,
+ * element translation, and the reference video's duration read from its container header.
+ * Shared by create and estimate; nothing is written and nothing is sent upstream here.
+ */
+import { MODELS, type CanonicalModel, type Quality, type UpstreamRequest } from '../../providers/types.ts';
+import {
+  DURATION_TOLERANCE_S,
+  ELEMENT_VIDEO_MAX_S,
+  MOTION_LIMITS,
+  elementSchema,
+  motionSchema,
+  type ElementBody,
+  type MotionBody,
+} from '../catalog/models.ts';
+import { ApiError, paramFromPath } from '../errors.ts';
+import type { MediaProbe } from '../media/probe.ts';
+import type { Store } from '../db/store.ts';
+import type { BillingRule } from '../pricing/prices.ts';
+import type { z } from 'zod';
+
+export interface Prepared {
+  model: CanonicalModel;
+  quality: Quality;
+  request: UpstreamRequest;
+  rule: BillingRule;
+  /** Billable units to hold: seconds (rounded) or 1 request. */
+  units: number;
+  /** The reference video's duration as read, or null when its header could not be read. */
+  durationS: number | null;
+  /** Element affinity: only this provider may run the task. */
+  onlyProvider?: string;
+  callbackUrl?: string;
+}
+
+export interface PrepareDeps {
+  probe: MediaProbe;
+  store: Store;
+  allowInsecure: boolean;
+}
+
+/** Validate and normalize a body. Throws ApiError (4xx) naming the offending `param`. */
+export async function prepare(body: unknown, keyId: string, deps: PrepareDeps): Promise<Prepared> {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new ApiError('invalid_parameter', 'request body must be a JSON object');
+  }
+  const model = (body as { model?: unknown }).model;
+  if (model === undefined) throw new ApiError('missing_parameter', 'model: required', { param: 'model' });
+  if (typeof model !== 'string' || !(MODELS as readonly string[]).includes(model)) {
+    throw new ApiError('unknown_model', `model: must be one of ${MODELS.join(', ')}`, { param: 'model' });
+  }
+  return model === 'kling-v3-motion-control'
+    ? prepareMotion(parse(motionSchema, body), keyId, deps)
+    : prepareElement(parse(elementSchema, body), deps);
+}
+
+function parse<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
+  const result = schema.safeParse(body);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const param = paramFromPath(issue.path);
+  const code = issue.code === 'unrecognized_keys' ? 'unknown_field' : issue.code === 'invalid_type' && issue.input === undefined ? 'missing_parameter' : 'invalid_parameter';
+  const where = issue.code === 'unrecognized_keys' ? [param, issue.keys[0]].filter(Boolean).join('.') : param;
+  const message = issue.code === 'invalid_type' && issue.input === undefined ? 'required' : issue.message;
+  return fail(code, `${where ?? 'body'}: ${message}`, where);
+}
+
+function fail(code: 'unknown_field' | 'missing_parameter' | 'invalid_parameter', message: string, param: string | null): never {
+  throw new ApiError(code, message, { param });
+}
+
+/** https only (http too with allow_insecure). The SSRF address checks happen at fetch time. */
+function checkUrl(raw: string, param: string, allowInsecure: boolean, code: 'invalid_media_url' | 'invalid_callback_url' = 'invalid_media_url'): void {
+  const url = new URL(raw);
+  const ok = url.protocol === 'https:' || (allowInsecure && url.protocol === 'http:');
+  if (!ok) throw new ApiError(code, `${param}: must be an https URL`, { param });
+  if (url.username || url.password) throw new ApiError(code, `${param}: credentials in URLs are not allowed`, { param });
+}
+
+async function prepareMotion(body: MotionBody, keyId: string, deps: PrepareDeps): Promise<Prepared> {
+  checkUrl(body.image_urls[0]!, 'image_urls[0]', deps.allowInsecure);
+  checkUrl(body.video_urls[0]!, 'video_urls[0]', deps.allowInsecure);
+  if (body.callback_url) checkUrl(body.callback_url, 'callback_url', deps.allowInsecure, 'invalid_callback_url');
+  const params = body.model_params;
+  let onlyProvider: string | undefined;
+  let elementIds: string[] | undefined;
+  if (params.element_list?.length) {
+    const id = params.element_list[0]!.element_id;
+    const el = deps.store.elements.get(id);
+    if (!el || el.keyId !== keyId) {
+      throw new ApiError('unknown_element', `model_params.element_list[0].element_id: unknown element ${id}`, { param: 'model_params.element_list[0].element_id' });
+    }
+    onlyProvider = el.providerId;
+    elementIds = [el.upstreamElementId];
+  }
+  // An element forces orientation `video` (and its longer limit).
+  const orientation = elementIds ? 'video' : (params.character_orientation ?? 'image');
+  const limits = MOTION_LIMITS[orientation];
+  const probed = await deps.probe.duration(body.video_urls[0]!);
+  const durationS = probed.ok ? probed.durationS : null;
+  if (durationS !== null && (durationS < limits.min - DURATION_TOLERANCE_S || durationS > limits.max + DURATION_TOLERANCE_S)) {
+    throw new ApiError(
+      'video_duration_out_of_range',
+      `video_urls[0]: the reference video lasts ${durationS.toFixed(2)} s; with character_orientation "${orientation}" it must last ${limits.min}–${limits.max} s`,
+      { param: 'video_urls[0]' },
+    );
+  }
+  const units = durationS === null ? limits.max : Math.min(limits.max, Math.max(limits.min, Math.round(durationS)));
+  const request: UpstreamRequest = {
+    model: 'kling-v3-motion-control',
+    imageUrl: body.image_urls[0]!,
+    videoUrl: body.video_urls[0]!,
+    quality: body.quality,
+    orientation,
+    keepOriginalSound: params.keep_original_sound,
+    ...(body.prompt !== undefined ? { prompt: body.prompt } : {}),
+    ...(elementIds ? { elementIds } : {}),
+  };
+  return {
+    model: 'kling-v3-motion-control',
+    quality: body.quality,
+    request,
+    rule: 'per_second',
+    units,
+    durationS,
+    ...(onlyProvider ? { onlyProvider } : {}),
+    ...(body.callback_url ? { callbackUrl: body.callback_url } : {}),
+  };
+}
+
+async function prepareElement(body: ElementBody, deps: PrepareDeps): Promise<Prepared> {
+  const p = body.model_params;
+  const videoUrl = p.element_video_list.video_url;
+  checkUrl(videoUrl, 'model_params.element_video_list.video_url', deps.allowInsecure);
+  if (body.callback_url) checkUrl(body.callback_url, 'callback_url', deps.allowInsecure, 'invalid_callback_url');
+  const probed = await deps.probe.duration(videoUrl);
+  if (probed.ok && probed.durationS > ELEMENT_VIDEO_MAX_S + DURATION_TOLERANCE_S) {
+    throw new ApiError(
+      'video_duration_out_of_range',
+      `model_params.element_video_list.video_url: the video lasts ${probed.durationS.toFixed(2)} s; at most ${ELEMENT_VIDEO_MAX_S} s`,
+      { param: 'model_params.element_video_list.video_url' },
+    );
+  }
+  return {
+    model: 'kling-custom-element',
+    quality: '720p',
+    request: { model: 'kling-custom-element', name: p.element_name, description: p.element_description, referenceType: 'video_refer', videoUrl },
+    rule: 'per_request',
+    units: 1,
+    durationS: probed.ok ? probed.durationS : null,
+    ...(body.callback_url ? { callbackUrl: body.callback_url } : {}),
+  };
+}

@@ -1,0 +1,87 @@
+/**
+ * Create a task: quote it, write the task, its hold and its first attempt in one transaction
+ * (balance and budgets checked inside it), then send it upstream with failover.
+ */
+import type { ApiKeyRow } from '../db/schema/index.ts';
+import { ApiError } from '../errors.ts';
+import { newId } from '../ids.ts';
+import { hold } from '../ledger/ledger.ts';
+import { rankCandidates, type Candidate } from '../routing/select.ts';
+import type { EngineContext } from './context.ts';
+import { attemptRow, dispatch, reconcileAfter } from './dispatch.ts';
+import { finishFailed } from './finish.ts';
+import type { Prepared } from './prepare.ts';
+
+export interface Quote {
+  candidates: Candidate[];
+  /** Micro-USD per unit the key pays. */
+  unitPriceMicros: number;
+  listPriced: boolean;
+  estimateMicros: number;
+}
+
+/** Rank providers and price the task for the key. Throws 503 when no provider can take it. */
+export function quote(ctx: EngineContext, p: Prepared): Quote {
+  const candidates = rankCandidates(ctx.providers, ctx.health, {
+    model: p.model,
+    quality: p.quality,
+    units: p.units,
+    ...(p.onlyProvider ? { onlyProvider: p.onlyProvider } : {}),
+  });
+  const first = candidates[0];
+  if (!first?.eligible) {
+    const why = candidates.length ? candidates.map((c) => `${c.provider.id}: ${c.reason}`).join('; ') : 'no providers configured';
+    throw new ApiError('no_provider_available', `no provider can take this task (${why})`);
+  }
+  const list = ctx.listPrices.get(p.model);
+  const unitPriceMicros = list ? list.perUnit[p.quality] : first.unitCostMicros;
+  return { candidates, unitPriceMicros, listPriced: list !== undefined, estimateMicros: unitPriceMicros * p.units };
+}
+
+/** Submit a prepared request for a key. Resolves with the task id once an upstream accepted it. */
+export async function submit(ctx: EngineContext, key: ApiKeyRow, p: Prepared): Promise<string> {
+  const q = quote(ctx, p);
+  const first = q.candidates[0]!;
+  const now = ctx.now();
+  const taskId = newId('task', now);
+  const attempt = attemptRow(taskId, 1, first, now);
+  ctx.store.transaction(() => {
+    ctx.store.tasks.insertTask({
+      id: taskId,
+      keyId: key.id,
+      model: p.model,
+      quality: p.quality,
+      status: 'pending',
+      request: JSON.stringify(p.request),
+      callbackUrl: p.callbackUrl ?? null,
+      billingRule: p.rule,
+      billableUnits: p.units,
+      unitPriceMicros: q.unitPriceMicros,
+      listPriced: q.listPriced,
+      reservedMicros: q.estimateMicros,
+      provider: first.provider.id,
+      pinnedProvider: p.onlyProvider ?? null,
+      nextPollAt: now + reconcileAfter(first.provider.timeoutMs),
+      createdAt: now,
+      updatedAt: now,
+    });
+    hold(ctx.store, key.id, taskId, q.estimateMicros, now);
+    ctx.store.tasks.insertAttempt(attempt);
+  });
+  ctx.inFlight.add(taskId);
+  try {
+    const outcome = await dispatch(ctx, taskId, { attempt, candidate: first });
+    if (outcome.kind === 'rejected') {
+      finishFailed(ctx, taskId, 'upstream_rejected', outcome.message);
+      throw new ApiError('upstream_rejected', `the upstream rejected the input: ${outcome.message}`);
+    }
+    if (outcome.kind === 'exhausted') {
+      const why = outcome.reasons.join('; ');
+      finishFailed(ctx, taskId, 'no_provider_available', why);
+      throw new ApiError('no_provider_available', `every provider tried failed (${why}); nothing was charged`);
+    }
+    return taskId;
+  } finally {
+    ctx.inFlight.delete(taskId);
+  }
+}

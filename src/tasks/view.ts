@@ -1,0 +1,60 @@
+/** The task object (CONTRACT §3): the same shape everywhere a task is returned. */
+import type { AttemptRow, TaskRow } from '../db/schema/index.ts';
+import { microsToUsd } from '../pricing/money.ts';
+import { DEFAULT_ESTIMATED_TIME } from '../catalog/models.ts';
+import type { CanonicalModel } from '../../providers/types.ts';
+import { TERMINAL } from './context.ts';
+
+const seconds = (ms: number) => Math.floor(ms / 1000);
+
+/** Attempt states as clients see them: the write-ahead `submitting` is just `pending` to them. */
+const ATTEMPT_VIEW: Record<AttemptRow['status'], string> = {
+  submitting: 'pending',
+  pending: 'pending',
+  processing: 'processing',
+  completed: 'completed',
+  failed: 'failed',
+  cancelled: 'cancelled',
+  unknown: 'unknown',
+};
+
+export interface TaskViewOptions {
+  /** Whether the provider running it can cancel. */
+  canCancel: boolean;
+}
+
+export function taskView(task: TaskRow, attempts: readonly AttemptRow[], opts: TaskViewOptions) {
+  return {
+    id: task.id,
+    object: 'video.generation.task',
+    model: task.model,
+    status: task.status,
+    progress: task.progress,
+    created: seconds(task.createdAt),
+    updated: seconds(task.updatedAt),
+    provider: task.provider,
+    task_info: {
+      can_cancel: opts.canCancel && !TERMINAL.has(task.status),
+      estimated_time: task.estimatedTime ?? DEFAULT_ESTIMATED_TIME[task.model as CanonicalModel] ?? null,
+    },
+    usage: {
+      billing_rule: task.billingRule,
+      billable_units: task.billableUnits,
+      unit_price_usd: microsToUsd(task.unitPriceMicros),
+      reserved_usd: microsToUsd(task.reservedMicros),
+      charged_usd: microsToUsd(task.chargedMicros),
+      refunded_usd: microsToUsd(task.refundedMicros),
+    },
+    results: task.results ? (JSON.parse(task.results) as string[]) : null,
+    result_data: task.resultData ? (JSON.parse(task.resultData) as Record<string, unknown>) : null,
+    error: task.errorCode ? { code: task.errorCode, message: task.errorMessage ?? '' } : null,
+    attempts: attempts.map((a) => ({
+      provider: a.providerId,
+      status: ATTEMPT_VIEW[a.status],
+      upstream_id: a.upstreamId,
+      ...(a.errorCode ? { error: { code: a.errorCode, message: a.errorMessage ?? '' } } : {}),
+    })),
+  };
+}
+
+export type TaskView = ReturnType<typeof taskView>;
