@@ -8,6 +8,7 @@ import { EMULATORS } from '../providers/emulators.ts';
 import { listen, type Emulator, type RunningServer } from '../providers/emulator-kit.ts';
 import type { Config, ProviderConfig } from './config.ts';
 import { syntheticMp4 } from './media/synthetic-mp4.ts';
+import { rangeResponse } from './media/range-response.ts';
 
 /** Demo providers: what each emulated upstream charges and how it behaves. */
 const DEMO_PROVIDERS: readonly { type: string; priority: number; price: { '720p': number; '1080p': number }; latencyMs: number; failureRate: number }[] = [
@@ -55,7 +56,7 @@ export async function startDemo(config: Config): Promise<Demo> {
   const media = new Hono();
   const clip = syntheticMp4({ durationS: 6 });
   media.get('/media/character.png', (c) => c.body(new Uint8Array(PNG), 200, { 'content-type': 'image/png' }));
-  media.get('/media/dance.mp4', (c) => serveRange(c.req.header('range'), clip));
+  media.get('/media/dance.mp4', (c) => rangeResponse(c.req.header('range'), clip, { 'content-type': 'video/mp4', etag: '"demo-dance-6s"' }));
   const mediaServer: RunningServer = await listen(media);
   return {
     mediaUrl: mediaServer.url,
@@ -64,20 +65,6 @@ export async function startDemo(config: Config): Promise<Demo> {
       await Promise.all([mediaServer.close(), ...emulators.map((e) => e.close())]);
     },
   };
-}
-
-/** Serve bytes with Range support, as any CDN would. */
-function serveRange(range: string | undefined, bytes: Buffer): Response {
-  const headers = { 'content-type': 'video/mp4', 'accept-ranges': 'bytes', etag: '"demo-dance-6s"' };
-  const m = range ? /^bytes=(\d+)-(\d*)$/.exec(range) : null;
-  if (!m) return new Response(new Uint8Array(bytes), { status: 200, headers });
-  const start = Number(m[1]);
-  const end = Math.min(m[2] ? Number(m[2]) : bytes.length - 1, bytes.length - 1);
-  if (start >= bytes.length) return new Response(null, { status: 416, headers: { 'content-range': `bytes */${bytes.length}` } });
-  return new Response(new Uint8Array(bytes.subarray(start, end + 1)), {
-    status: 206,
-    headers: { ...headers, 'content-range': `bytes ${start}-${end}/${bytes.length}` },
-  });
 }
 
 function priceLine(p: ProviderConfig): string {

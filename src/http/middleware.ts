@@ -42,7 +42,7 @@ export function notFound(routes: () => readonly { method: string; path: string }
     const allowed = routes()
       .filter((r) => r.method !== 'ALL' && matches(r.path, c.req.path))
       .map((r) => r.method);
-    if (allowed.length) {
+    if (allowed.length && !allowed.includes(c.req.method)) {
       const methods = [...new Set(allowed)].join(', ');
       return sendError(c, new ApiError('method_not_allowed', `${c.req.method} is not allowed here (allowed: ${methods})`, { headers: { allow: methods } }));
     }
@@ -52,7 +52,7 @@ export function notFound(routes: () => readonly { method: string; path: string }
 
 function matches(pattern: string, path: string): boolean {
   const p = pattern.split('/');
-  const s = path.replace(/\/+$/, '').split('/');
+  const s = path.split('/');
   return p.length === s.length && p.every((part, i) => part.startsWith(':') || part === s[i]);
 }
 
