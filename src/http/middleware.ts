@@ -61,7 +61,8 @@ export function limitBody(maxBytes: number): MiddlewareHandler<AppEnv> {
   return bodyLimit({
     maxSize: maxBytes,
     onError: () => {
-      throw new ApiError('payload_too_large', `request body is larger than ${maxBytes} bytes`);
+      // The rest of the body is never read, so the connection cannot be reused.
+      throw new ApiError('payload_too_large', `request body is larger than ${maxBytes} bytes`, { headers: { connection: 'close' } });
     },
   });
 }

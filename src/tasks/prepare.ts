@@ -55,7 +55,7 @@ export async function prepare(body: unknown, keyId: string, deps: PrepareDeps): 
 }
 
 function parse<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
-  const result = schema.safeParse(body);
+  const result = schema.safeParse(body, { reportInput: true });
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
   const param = paramFromPath(issue.path);
