@@ -1,8 +1,10 @@
 /** Adapter type name → factory. Adding a provider is one line here. */
 import type { AdapterFactory } from './types.ts';
 import { falFactory } from './fal/adapter.ts';
+import { kieFactory } from './kie/adapter.ts';
+import { piapiFactory } from './piapi/adapter.ts';
 import { replicateFactory } from './replicate/adapter.ts';
 
 export const ADAPTERS: ReadonlyMap<string, AdapterFactory> = new Map(
-  [falFactory, replicateFactory].map((f) => [f.type, f]),
+  [falFactory, replicateFactory, kieFactory, piapiFactory].map((f) => [f.type, f]),
 );
