@@ -1,10 +1,11 @@
 /** Adapter type name → factory. Adding a provider is one line here. */
 import type { AdapterFactory } from './types.ts';
 import { falFactory } from './fal/adapter.ts';
+import { klingFactory } from './kling/adapter.ts';
 import { kieFactory } from './kie/adapter.ts';
 import { piapiFactory } from './piapi/adapter.ts';
 import { replicateFactory } from './replicate/adapter.ts';
 
 export const ADAPTERS: ReadonlyMap<string, AdapterFactory> = new Map(
-  [falFactory, replicateFactory, kieFactory, piapiFactory].map((f) => [f.type, f]),
+  [klingFactory, falFactory, replicateFactory, kieFactory, piapiFactory].map((f) => [f.type, f]),
 );
