@@ -4,6 +4,8 @@ import { startFalEmulator } from './fal/emulator.ts';
 import { startKlingEmulator } from './kling/emulator.ts';
 import { startKieEmulator } from './kie/emulator.ts';
 import { startPiapiEmulator } from './piapi/emulator.ts';
+import { startEvolinkEmulator } from './evolink/emulator.ts';
+import { startWavespeedEmulator } from './wavespeed/emulator.ts';
 import { startReplicateEmulator } from './replicate/emulator.ts';
 
 export const EMULATORS: ReadonlyMap<string, (opts?: EmulatorOptions) => Promise<Emulator>> = new Map([
@@ -12,4 +14,6 @@ export const EMULATORS: ReadonlyMap<string, (opts?: EmulatorOptions) => Promise<
   ['replicate', startReplicateEmulator],
   ['kie', startKieEmulator],
   ['piapi', startPiapiEmulator],
+  ['evolink', startEvolinkEmulator],
+  ['wavespeed', startWavespeedEmulator],
 ]);

@@ -11,6 +11,8 @@ import { finishCancelled, finishCompleted, finishFailed } from './finish.ts';
 
 /** Polls that may answer "not found" before the upstream task is taken as lost. */
 const NOT_FOUND_LIMIT = 3;
+/** Lookups of a lost create that may fail before its outcome is taken as unknown. */
+const RECONCILE_TRIES = 10;
 
 export class Poller {
   private timer: NodeJS.Timeout | null = null;
@@ -164,12 +166,15 @@ export class Poller {
   private async reconcile(task: TaskRow, attempt: AttemptRow): Promise<void> {
     const adapter = providerById(this.ctx, attempt.providerId)?.adapter;
     if (adapter?.findByAttemptId) {
+      const ref = refOf(task, '');
       try {
-        const found = await adapter.findByAttemptId(attempt.id, refOf(task, '').model, refOf(task, '').quality);
+        const found = await adapter.findByAttemptId(attempt.id, ref.model, ref.quality);
         if (found) return accept(this.ctx, task.id, attempt, found);
         return this.failOver(task, attempt, 'not_created', 'the create never reached the provider');
-      } catch {
-        return this.reschedule(task.id, task);
+      } catch (err) {
+        // A passing outage: ask again later, a bounded number of times; "cannot tell" ends the asking.
+        const cannotTell = err instanceof ProviderError && err.kind === 'unknown_outcome';
+        if (!cannotTell && task.polls < RECONCILE_TRIES) return this.reschedule(task.id, task);
       }
     }
     this.ctx.store.tasks.updateAttempt(attempt.id, { status: 'unknown', errorCode: 'unknown_outcome', errorMessage: 'the gateway stopped before the provider answered', updatedAt: this.ctx.now() });
