@@ -7,13 +7,20 @@ import { Hono } from 'hono';
 import { EMULATORS } from '../providers/emulators.ts';
 import { listen, type Emulator, type RunningServer } from '../providers/emulator-kit.ts';
 import type { Config, ProviderConfig } from './config.ts';
+import type { ProviderRuntime } from './routing/providers.ts';
+import { microsToUsd } from './pricing/money.ts';
 import { syntheticMp4 } from './media/synthetic-mp4.ts';
 import { rangeResponse } from './media/range-response.ts';
 
-/** Demo providers: what each emulated upstream charges and how it behaves. */
-const DEMO_PROVIDERS: readonly { type: string; priority: number; price: { '720p': number; '1080p': number }; latencyMs: number; failureRate: number }[] = [
-  { type: 'replicate', priority: 0, price: { '720p': 0.09, '1080p': 0.15 }, latencyMs: 60, failureRate: 0.15 },
-  { type: 'fal', priority: 0, price: { '720p': 0.126, '1080p': 0.168 }, latencyMs: 30, failureRate: 0.05 },
+/** Demo upstreams: every adapter, at its default prices, each with its own latency and failure rate. */
+const DEMO_PROVIDERS: readonly { type: string; latencyMs: number; failureRate: number }[] = [
+  { type: 'replicate', latencyMs: 60, failureRate: 0.15 },
+  { type: 'kie', latencyMs: 80, failureRate: 0.1 },
+  { type: 'piapi', latencyMs: 40, failureRate: 0.05 },
+  { type: 'evolink', latencyMs: 30, failureRate: 0.02 },
+  { type: 'wavespeed', latencyMs: 50, failureRate: 0.05 },
+  { type: 'fal', latencyMs: 30, failureRate: 0.02 },
+  { type: 'kling', latencyMs: 90, failureRate: 0.02 },
 ];
 
 /** A 1×1 PNG: the demo character. */
@@ -38,10 +45,10 @@ export async function startDemo(config: Config): Promise<Demo> {
       type: p.type,
       base_url: emulator.url,
       api_key: 'demo',
-      priority: p.priority,
+      ...(p.type === 'kling' ? { access_key: 'demo', secret_key: 'demo' } : {}),
+      priority: 0,
       enabled: true,
       timeout_ms: 10_000,
-      models: { 'kling-v3-motion-control': { enabled: true, price: { per_second: p.price } } },
     });
   }
   config.providers = providers;
@@ -67,13 +74,13 @@ export async function startDemo(config: Config): Promise<Demo> {
   };
 }
 
-function priceLine(p: ProviderConfig): string {
-  const price = p.models?.['kling-v3-motion-control']?.price;
-  return price && 'per_second' in price ? `720p $${price.per_second['720p']}/s · 1080p $${price.per_second['1080p']}/s` : '';
+function priceLine(p: ProviderRuntime): string {
+  const price = p.models.get('kling-v3-motion-control')?.price.perUnit;
+  return price ? `720p $${microsToUsd(price['720p'])}/s · 1080p $${microsToUsd(price['1080p'])}/s` : '';
 }
 
 /** The banner: keys, the emulated upstreams, and two curls that work as pasted. */
-export function demoBanner(opts: { gatewayUrl: string; adminKey: string; apiKey: string; mediaUrl: string; providers: readonly ProviderConfig[] }): string {
+export function demoBanner(opts: { gatewayUrl: string; adminKey: string; apiKey: string; mediaUrl: string; providers: readonly ProviderRuntime[] }): string {
   const body = JSON.stringify({
     model: 'kling-v3-motion-control',
     image_urls: [`${opts.mediaUrl}/media/character.png`],
@@ -85,8 +92,9 @@ export function demoBanner(opts: { gatewayUrl: string; adminKey: string; apiKey:
     '',
     '  reelroute — DEMO MODE',
     '  ─────────────────────',
-    '  The upstream providers below are EMULATED in this process (no real video is generated):',
-    ...opts.providers.map((p) => `    • ${p.id.padEnd(16)} ${p.base_url}  ${priceLine(p)}`),
+    '  The upstream providers below are EMULATED in this process (no real video is generated);',
+    '  tasks go to the cheapest healthy one and fail over when one fails (see `attempts`):',
+    ...opts.providers.map((p) => `    • ${p.id.padEnd(16)} ${p.baseUrl.padEnd(24)} ${priceLine(p)}`),
     '  To use real providers, write reelroute.yaml (see README) or set REELROUTE_CONFIG.',
     '',
     `  gateway   ${opts.gatewayUrl}        (API reference: ${opts.gatewayUrl}/docs)`,

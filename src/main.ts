@@ -36,7 +36,7 @@ async function main(): Promise<void> {
 
   if (demo) {
     const { key } = createKey(store, { name: 'demo', balanceMicros: usdToMicros(25), dailyBudgetMicros: null, monthlyBudgetMicros: null }, Date.now());
-    process.stdout.write(demoBanner({ gatewayUrl: url, adminKey, apiKey: key, mediaUrl: demo.mediaUrl, providers: config.providers }) + '\n');
+    process.stdout.write(demoBanner({ gatewayUrl: url, adminKey, apiKey: key, mediaUrl: demo.mediaUrl, providers: runtime.ctx.providers }) + '\n');
   }
 
   let closing = false;
