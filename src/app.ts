@@ -14,9 +14,11 @@ import { modelRoutes } from './http/models.ts';
 import { adminKeyRoutes } from './http/admin/keys.ts';
 import { adminProviderRoutes } from './http/admin/providers.ts';
 import { opsRoutes } from './http/ops.ts';
+import { webhookRoutes } from './http/webhooks.ts';
+import type { Poller } from './tasks/poller.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 
-export function createApp(deps: AppDeps, metrics: Metrics = createMetrics()): Hono<AppEnv> {
+export function createApp(deps: AppDeps, poller: Poller, metrics: Metrics = createMetrics()): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use('*', requestId());
   app.use('*', async function measure(c, next) {
@@ -38,6 +40,7 @@ export function createApp(deps: AppDeps, metrics: Metrics = createMetrics()): Ho
   adminKeyRoutes(app, deps);
   adminProviderRoutes(app, deps);
   opsRoutes(app, deps, metrics);
+  webhookRoutes(app, deps, poller);
 
   app.onError(onError(deps.ctx.log));
   app.notFound(notFound(() => app.routes));

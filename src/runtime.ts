@@ -10,6 +10,7 @@ import type { AppEnv } from './http/env.ts';
 import { createApp } from './app.ts';
 import { KeyAuth } from './keys/keys.ts';
 import { createMediaProbe, type MediaProbe } from './media/probe.ts';
+import { createUrlGuard, type UrlGuard } from './net/ssrf.ts';
 import { createMetrics } from './metrics.ts';
 import { resolvePrice, type UnitPrice } from './pricing/prices.ts';
 import { HealthTracker } from './routing/health.ts';
@@ -25,6 +26,7 @@ export interface RuntimeOptions {
   now?: () => number;
   log?: Logger;
   probe?: MediaProbe;
+  guard?: UrlGuard;
   /** Collect process metrics (off in tests). */
   processMetrics?: boolean;
 }
@@ -43,13 +45,22 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
   for (const [model, spec] of Object.entries(config.billing?.models ?? {})) {
     if (spec) listPrices.set(model as CanonicalModel, resolvePrice(spec));
   }
+  const guard = opts.guard ?? createUrlGuard({ allowInsecure: config.callbacks.allow_insecure });
   const ctx: EngineContext = {
+    guard,
     store,
     providers: buildProviders(config, now),
     health: new HealthTracker({ failuresToOpen: config.routing.breaker_failures, cooldownMs: config.routing.breaker_cooldown_ms, now }),
     probe:
       opts.probe ??
-      createMediaProbe({ timeoutMs: config.media.probe_timeout_ms, maxBytes: config.media.probe_max_bytes, cacheTtlMs: config.media.cache_ttl_ms, now }),
+      createMediaProbe({
+        timeoutMs: config.media.probe_timeout_ms,
+        maxBytes: config.media.probe_max_bytes,
+        cacheTtlMs: config.media.cache_ttl_ms,
+        now,
+        dispatcher: guard.dispatcher,
+        guard: async (url) => void (await guard.check(url)),
+      }),
     config,
     now,
     listPrices,
@@ -57,6 +68,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     log: opts.log ?? pino({ level: process.env.LOG_LEVEL ?? 'info' }),
   };
   const auth = new KeyAuth(store);
-  const app = createApp({ ctx, auth, adminKey: opts.adminKey }, createMetrics({ defaults: opts.processMetrics ?? false }));
-  return { ctx, app, poller: new Poller(ctx), auth };
+  const poller = new Poller(ctx);
+  const app = createApp({ ctx, auth, adminKey: opts.adminKey }, poller, createMetrics({ defaults: opts.processMetrics ?? false }));
+  return { ctx, app, poller, auth };
 }

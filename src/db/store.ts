@@ -3,6 +3,7 @@
  * layer sees repositories and `transaction(fn)`, never SQL.
  */
 import { openDb, type DbHandle } from './client.ts';
+import { deliveriesRepo, idempotencyRepo, type DeliveriesRepo, type IdempotencyRepo } from './repos/deliveries.ts';
 import { elementsRepo, type ElementsRepo } from './repos/elements.ts';
 import { keysRepo, type KeysRepo } from './repos/keys.ts';
 import { ledgerRepo, type LedgerRepo } from './repos/ledger.ts';
@@ -13,6 +14,8 @@ export interface Store {
   tasks: TasksRepo;
   ledger: LedgerRepo;
   elements: ElementsRepo;
+  deliveries: DeliveriesRepo;
+  idempotency: IdempotencyRepo;
   /** Run `fn` in one IMMEDIATE transaction: all of it is written, or none. */
   transaction<T>(fn: () => T): T;
   /** True when the database answers. */
@@ -29,6 +32,8 @@ export function openStore(path: string): Store {
     tasks: tasksRepo(db),
     ledger: ledgerRepo(db),
     elements: elementsRepo(db),
+    deliveries: deliveriesRepo(db),
+    idempotency: idempotencyRepo(db),
     transaction: <T>(fn: () => T): T => sqlite.transaction(fn).immediate(),
     ping: () => (ping.get() as { ok: number } | undefined)?.ok === 1,
     close: () => handle.close(),

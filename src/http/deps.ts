@@ -20,5 +20,5 @@ export function renderTask(deps: AppDeps, task: TaskRow) {
 
 export function prepareDeps(deps: AppDeps): PrepareDeps {
   const { ctx } = deps;
-  return { probe: ctx.probe, store: ctx.store, allowInsecure: ctx.config.callbacks.allow_insecure };
+  return { probe: ctx.probe, store: ctx.store, guard: ctx.guard };
 }

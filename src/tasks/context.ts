@@ -5,6 +5,7 @@ import type { Config } from '../config.ts';
 import type { Store } from '../db/store.ts';
 import type { TaskRow } from '../db/schema/index.ts';
 import type { MediaProbe } from '../media/probe.ts';
+import type { UrlGuard } from '../net/ssrf.ts';
 import type { UnitPrice } from '../pricing/prices.ts';
 import type { HealthTracker } from '../routing/health.ts';
 import type { ProviderRuntime } from '../routing/providers.ts';
@@ -15,6 +16,8 @@ export interface EngineContext {
   providers: ProviderRuntime[];
   health: HealthTracker;
   probe: MediaProbe;
+  /** SSRF guard for every URL fetched on a user's behalf. */
+  guard: UrlGuard;
   config: Config;
   now: () => number;
   /** Configured list prices by model; absent = keys pay the upstream cost. */

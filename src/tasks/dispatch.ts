@@ -6,12 +6,16 @@
 import { ProviderError, type CreateResult } from '../../providers/types.ts';
 import type { AttemptRow } from '../db/schema/index.ts';
 import { ApiError } from '../errors.ts';
+import { randomBytes } from 'node:crypto';
 import { newId } from '../ids.ts';
 import { hold } from '../ledger/ledger.ts';
 import type { Candidate } from '../routing/select.ts';
 import { rankCandidates } from '../routing/select.ts';
 import type { CanonicalModel, Quality } from '../../providers/types.ts';
 import { TERMINAL, requestOf, type EngineContext } from './context.ts';
+
+/** With webhooks registered, polls are this much rarer (they only catch lost deliveries). */
+const WEBHOOK_POLL_FACTOR = 4;
 
 export type DispatchOutcome =
   | { kind: 'accepted' }
@@ -30,14 +34,16 @@ export function reconcileAfter(timeoutMs: number): number {
   return timeoutMs + 30_000;
 }
 
-/** A new attempt row for a candidate (not yet inserted). */
-export function attemptRow(taskId: string, seq: number, c: Candidate, now: number): AttemptRow {
+/** A new attempt row for a candidate (not yet inserted), with a webhook token when webhooks can reach us. */
+export function attemptRow(ctx: EngineContext, taskId: string, seq: number, c: Candidate, now: number): AttemptRow {
+  const webhooks = ctx.config.server.public_base_url !== undefined && c.provider.adapter.capabilities.webhooks;
   return {
     id: newId('att', now),
     taskId,
     seq,
     providerId: c.provider.id,
     upstreamId: null,
+    webhookToken: webhooks ? randomBytes(24).toString('base64url') : null,
     status: 'submitting',
     unitCostMicros: c.unitCostMicros,
     errorCode: null,
@@ -88,7 +94,7 @@ function startNext(ctx: EngineContext, taskId: string, reasons: string[]): Start
           hold(ctx.store, fresh.keyId, taskId, need - reserved, now, `failover to ${c.provider.id}`);
           reserved = need;
         }
-        const row = attemptRow(taskId, tried.length + 1, c, now);
+        const row = attemptRow(ctx, taskId, tried.length + 1, c, now);
         ctx.store.tasks.insertAttempt(row);
         ctx.store.tasks.update(taskId, {
           provider: c.provider.id,
@@ -116,7 +122,7 @@ async function runAttempt(ctx: EngineContext, taskId: string, { attempt, candida
   ctx.health.begin(provider.id, task.model);
   let created: CreateResult | null | undefined;
   try {
-    created = await provider.adapter.create({ request: requestOf(task), attemptId: attempt.id });
+    created = await provider.adapter.create({ request: requestOf(task), attemptId: attempt.id, ...webhookOf(ctx, attempt) });
   } catch (err) {
     const e = err instanceof ProviderError ? err : new ProviderError('bad_response', `adapter error: ${(err as Error).message}`);
     if (e.kind === 'invalid_request') {
@@ -147,6 +153,19 @@ async function runAttempt(ctx: EngineContext, taskId: string, { attempt, candida
   return { kind: 'accepted' };
 }
 
+/** Where this attempt's provider should send status changes, if anywhere. */
+function webhookOf(ctx: EngineContext, attempt: AttemptRow): { webhookUrl?: string; webhookSecret?: string } {
+  const base = ctx.config.server.public_base_url;
+  if (!base || !attempt.webhookToken) return {};
+  const url = `${base.replace(/\/+$/, '')}/webhooks/${encodeURIComponent(attempt.providerId)}/${attempt.webhookToken}`;
+  return { webhookUrl: url, webhookSecret: attempt.webhookToken };
+}
+
+/** Poll delay: webhooks make polling a slower safety net. */
+export function pollDelay(ctx: EngineContext, base: number, attempt: Pick<AttemptRow, 'webhookToken'>): number {
+  return attempt.webhookToken ? Math.min(base * WEBHOOK_POLL_FACTOR, Math.max(base, ctx.config.polling.max_ms)) : base;
+}
+
 /** After a lost answer: ask the provider whether the create happened. undefined = cannot tell. */
 async function lookUp(ctx: EngineContext, attempt: AttemptRow, model: string, quality: string): Promise<CreateResult | null | undefined> {
   const adapter = ctx.providers.find((p) => p.id === attempt.providerId)?.adapter;
@@ -171,7 +190,7 @@ export function accept(ctx: EngineContext, taskId: string, attempt: AttemptRow, 
     ctx.store.tasks.updateAttempt(attempt.id, { upstreamId: created.upstreamId, status: running ? 'processing' : 'pending', updatedAt: now });
     ctx.store.tasks.update(taskId, {
       ...(running ? { status: 'processing' } : {}),
-      nextPollAt: now + ctx.config.polling.initial_ms,
+      nextPollAt: now + pollDelay(ctx, ctx.config.polling.initial_ms, attempt),
       polls: 0,
       ...(estimate !== null ? { estimatedTime: Math.round(estimate) } : {}),
       updatedAt: now,

@@ -6,7 +6,7 @@
 import { ProviderError, type UpstreamStatus } from '../../providers/types.ts';
 import type { AttemptRow, TaskRow } from '../db/schema/index.ts';
 import { TERMINAL, providerById, refOf, type EngineContext } from './context.ts';
-import { accept, dispatch } from './dispatch.ts';
+import { accept, dispatch, pollDelay } from './dispatch.ts';
 import { finishCancelled, finishCompleted, finishFailed } from './finish.ts';
 
 /** Polls that may answer "not found" before the upstream task is taken as lost. */
@@ -85,6 +85,25 @@ export class Poller {
     }
   }
 
+  /**
+   * A status pushed by the provider (inbound webhook) for an attempt. Applied at once unless the
+   * task is being worked on right now (then the poll in progress covers it). Duplicates and late
+   * events for ended tasks or superseded attempts are harmless no-ops. Returns whether it was applied.
+   */
+  async applyEvent(attemptId: string, status: UpstreamStatus): Promise<boolean> {
+    const attempt = this.ctx.store.tasks.attempts(this.ctx.store.tasks.attemptTask(attemptId) ?? '').at(-1);
+    if (!attempt || attempt.id !== attemptId || !attempt.upstreamId) return false;
+    const task = this.ctx.store.tasks.get(attempt.taskId);
+    if (!task || TERMINAL.has(task.status) || this.ctx.inFlight.has(task.id)) return false;
+    this.ctx.inFlight.add(task.id);
+    try {
+      await this.apply(task, attempt, status);
+      return true;
+    } finally {
+      this.ctx.inFlight.delete(task.id);
+    }
+  }
+
   /** Look at one task and move it on. */
   async pollOne(taskId: string): Promise<void> {
     const task = this.ctx.store.tasks.get(taskId);
@@ -124,10 +143,15 @@ export class Poller {
         const now = this.ctx.now();
         const running = status.state === 'processing';
         if (running && attempt.status !== 'processing') this.ctx.store.tasks.updateAttempt(attempt.id, { status: 'processing', updatedAt: now });
-        this.reschedule(task.id, task, {
-          ...(running && task.status !== 'processing' ? { status: 'processing' as const } : {}),
-          ...(status.progress !== undefined && status.progress !== task.progress ? { progress: Math.min(99, status.progress) } : {}),
-        });
+        this.reschedule(
+          task.id,
+          task,
+          {
+            ...(running && task.status !== 'processing' ? { status: 'processing' as const } : {}),
+            ...(status.progress !== undefined && status.progress !== task.progress ? { progress: Math.min(99, status.progress) } : {}),
+          },
+          attempt,
+        );
       }
     }
   }
@@ -182,11 +206,12 @@ export class Poller {
   }
 
   /** Poll again later, backing off with each poll of this task. */
-  private reschedule(taskId: string, task = this.ctx.store.tasks.get(taskId), patch: Partial<TaskRow> = {}): void {
+  private reschedule(taskId: string, task = this.ctx.store.tasks.get(taskId), patch: Partial<TaskRow> = {}, attempt?: AttemptRow): void {
     if (!task) return;
     const { initial_ms, max_ms } = this.ctx.config.polling;
     const now = this.ctx.now();
-    const delay = Math.min(max_ms, Math.round(initial_ms * 1.5 ** Math.min(task.polls, 20)));
+    const backoff = Math.min(max_ms, Math.round(initial_ms * 1.5 ** Math.min(task.polls, 20)));
+    const delay = attempt ? pollDelay(this.ctx, backoff, attempt) : backoff;
     this.ctx.store.transaction(() => {
       const fresh = this.ctx.store.tasks.get(taskId);
       if (!fresh || TERMINAL.has(fresh.status)) return;

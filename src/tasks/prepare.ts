@@ -15,6 +15,7 @@ import {
 } from '../catalog/models.ts';
 import { ApiError, paramFromPath } from '../errors.ts';
 import type { MediaProbe } from '../media/probe.ts';
+import { UnsafeUrlError, type UrlGuard } from '../net/ssrf.ts';
 import type { Store } from '../db/store.ts';
 import type { BillingRule } from '../pricing/prices.ts';
 import type { z } from 'zod';
@@ -36,7 +37,7 @@ export interface Prepared {
 export interface PrepareDeps {
   probe: MediaProbe;
   store: Store;
-  allowInsecure: boolean;
+  guard: UrlGuard;
 }
 
 /** Validate and normalize a body. Throws ApiError (4xx) naming the offending `param`. */
@@ -69,18 +70,22 @@ function fail(code: 'unknown_field' | 'missing_parameter' | 'invalid_parameter',
   throw new ApiError(code, message, { param });
 }
 
-/** https only (http too with allow_insecure). The SSRF address checks happen at fetch time. */
-function checkUrl(raw: string, param: string, allowInsecure: boolean, code: 'invalid_media_url' | 'invalid_callback_url' = 'invalid_media_url'): void {
-  const url = new URL(raw);
-  const ok = url.protocol === 'https:' || (allowInsecure && url.protocol === 'http:');
-  if (!ok) throw new ApiError(code, `${param}: must be an https URL`, { param });
-  if (url.username || url.password) throw new ApiError(code, `${param}: credentials in URLs are not allowed`, { param });
+/** The SSRF guard (CONTRACT §4) on every URL the request names; nothing is fetched on failure. */
+async function checkUrl(deps: PrepareDeps, raw: string, param: string, code: 'invalid_media_url' | 'invalid_callback_url' = 'invalid_media_url'): Promise<void> {
+  try {
+    await deps.guard.check(raw);
+  } catch (err) {
+    if (err instanceof UnsafeUrlError) throw new ApiError(code, `${param}: ${err.message}`, { param });
+    throw err;
+  }
 }
 
 async function prepareMotion(body: MotionBody, keyId: string, deps: PrepareDeps): Promise<Prepared> {
-  checkUrl(body.image_urls[0]!, 'image_urls[0]', deps.allowInsecure);
-  checkUrl(body.video_urls[0]!, 'video_urls[0]', deps.allowInsecure);
-  if (body.callback_url) checkUrl(body.callback_url, 'callback_url', deps.allowInsecure, 'invalid_callback_url');
+  await Promise.all([
+    checkUrl(deps, body.image_urls[0]!, 'image_urls[0]'),
+    checkUrl(deps, body.video_urls[0]!, 'video_urls[0]'),
+    body.callback_url ? checkUrl(deps, body.callback_url, 'callback_url', 'invalid_callback_url') : undefined,
+  ]);
   const params = body.model_params;
   let onlyProvider: string | undefined;
   let elementIds: string[] | undefined;
@@ -131,8 +136,10 @@ async function prepareMotion(body: MotionBody, keyId: string, deps: PrepareDeps)
 async function prepareElement(body: ElementBody, deps: PrepareDeps): Promise<Prepared> {
   const p = body.model_params;
   const videoUrl = p.element_video_list.video_url;
-  checkUrl(videoUrl, 'model_params.element_video_list.video_url', deps.allowInsecure);
-  if (body.callback_url) checkUrl(body.callback_url, 'callback_url', deps.allowInsecure, 'invalid_callback_url');
+  await Promise.all([
+    checkUrl(deps, videoUrl, 'model_params.element_video_list.video_url'),
+    body.callback_url ? checkUrl(deps, body.callback_url, 'callback_url', 'invalid_callback_url') : undefined,
+  ]);
   const probed = await deps.probe.duration(videoUrl);
   if (probed.ok && probed.durationS > ELEMENT_VIDEO_MAX_S + DURATION_TOLERANCE_S) {
     throw new ApiError(

@@ -44,7 +44,7 @@ export async function submit(ctx: EngineContext, key: ApiKeyRow, p: Prepared): P
   const first = q.candidates[0]!;
   const now = ctx.now();
   const taskId = newId('task', now);
-  const attempt = attemptRow(taskId, 1, first, now);
+  const attempt = attemptRow(ctx, taskId, 1, first, now);
   ctx.store.transaction(() => {
     ctx.store.tasks.insertTask({
       id: taskId,

@@ -33,6 +33,13 @@ export function tasksRepo(db: Db) {
     update(id: string, patch: TaskPatch): void {
       db.update(tasks).set(patch).where(eq(tasks.id, id)).run();
     },
+    /** The task an attempt belongs to. */
+    attemptTask(attemptId: string): string | undefined {
+      return db.select({ taskId: attempts.taskId }).from(attempts).where(eq(attempts.id, attemptId)).get()?.taskId;
+    },
+    attemptByWebhookToken(token: string): AttemptRow | undefined {
+      return db.select().from(attempts).where(eq(attempts.webhookToken, token)).get();
+    },
     updateAttempt(id: string, patch: AttemptPatch): void {
       db.update(attempts).set(patch).where(eq(attempts.id, id)).run();
     },

@@ -1,3 +1,4 @@
 export * from './keys.ts';
 export * from './tasks.ts';
 export * from './ledger.ts';
+export * from './delivery.ts';

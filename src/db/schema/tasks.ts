@@ -65,6 +65,8 @@ export const attempts = sqliteTable(
     seq: integer('seq').notNull(),
     providerId: text('provider_id').notNull(),
     upstreamId: text('upstream_id'),
+    /** Secret in this attempt's inbound webhook URL (`/webhooks/{provider}/{token}`). */
+    webhookToken: text('webhook_token'),
     status: text('status', { enum: ATTEMPT_STATUSES }).notNull(),
     /** What this provider charges per unit for this task, micro-USD. */
     unitCostMicros: integer('unit_cost_micros').notNull(),
@@ -73,7 +75,7 @@ export const attempts = sqliteTable(
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
   },
-  (t) => [uniqueIndex('attempts_task_seq').on(t.taskId, t.seq), index('attempts_status').on(t.status)],
+  (t) => [uniqueIndex('attempts_task_seq').on(t.taskId, t.seq), uniqueIndex('attempts_webhook_token').on(t.webhookToken)],
 );
 
 export type TaskRow = typeof tasks.$inferSelect;
