@@ -10,6 +10,7 @@ import { createRoute } from './http/tasks/create.ts';
 import { estimateRoute } from './http/tasks/estimate.ts';
 import { readRoutes } from './http/tasks/read.ts';
 import { cancelRoute } from './http/tasks/cancel.ts';
+import { callbackRoutes } from './http/tasks/callbacks.ts';
 import { modelRoutes } from './http/models.ts';
 import { adminKeyRoutes } from './http/admin/keys.ts';
 import { adminProviderRoutes } from './http/admin/providers.ts';
@@ -36,6 +37,7 @@ export function createApp(deps: AppDeps, poller: Poller, metrics: Metrics = crea
   createRoute(app, deps);
   readRoutes(app, deps);
   cancelRoute(app, deps);
+  callbackRoutes(app, deps);
   modelRoutes(app, deps);
   adminKeyRoutes(app, deps);
   adminProviderRoutes(app, deps);

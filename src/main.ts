@@ -32,6 +32,7 @@ async function main(): Promise<void> {
   const { port } = server.address() as AddressInfo;
   const url = `http://${config.server.host}:${port}`;
   runtime.poller.start();
+  runtime.callbacks.start();
   log.info({ url, providers: runtime.ctx.providers.map((p) => p.id), demo: demo !== null }, 'reelroute listening');
 
   if (demo) {
@@ -44,7 +45,7 @@ async function main(): Promise<void> {
     if (closing) return;
     closing = true;
     log.info({ signal }, 'shutting down');
-    await runtime.poller.stop();
+    await Promise.all([runtime.poller.stop(), runtime.callbacks.stop()]);
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await demo?.close();
     store.close();

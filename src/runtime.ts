@@ -18,6 +18,7 @@ import { buildProviders } from './routing/providers.ts';
 import type { CanonicalModel } from '../providers/types.ts';
 import type { EngineContext } from './tasks/context.ts';
 import { Poller } from './tasks/poller.ts';
+import { CallbackWorker } from './callbacks/worker.ts';
 
 export interface RuntimeOptions {
   config: Config;
@@ -35,6 +36,7 @@ export interface Runtime {
   ctx: EngineContext;
   app: Hono<AppEnv>;
   poller: Poller;
+  callbacks: CallbackWorker;
   auth: KeyAuth;
 }
 
@@ -70,5 +72,6 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
   const auth = new KeyAuth(store);
   const poller = new Poller(ctx);
   const app = createApp({ ctx, auth, adminKey: opts.adminKey }, poller, createMetrics({ defaults: opts.processMetrics ?? false }));
-  return { ctx, app, poller, auth };
+  const callbacks = new CallbackWorker({ store, guard, config, now, log: ctx.log });
+  return { ctx, app, poller, callbacks, auth };
 }

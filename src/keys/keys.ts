@@ -1,5 +1,5 @@
 /** API keys: issued once in clear, stored as a SHA-256 hash, looked up by that hash. */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Store } from '../db/store.ts';
 import type { ApiKeyRow } from '../db/schema/index.ts';
 import { newId, newSecret } from '../ids.ts';
@@ -31,7 +31,8 @@ export function createKey(store: Store, input: NewKeyInput, now: number): { row:
     name: input.name,
     keyHash: hashKey(key),
     prefix: key.slice(0, 9),
-    webhookSecret: newSecret('whsec_'),
+    // Standard Webhooks secrets are `whsec_` + standard base64 of the HMAC key.
+    webhookSecret: `whsec_${randomBytes(24).toString('base64')}`,
     balanceMicros: input.balanceMicros === null ? null : 0,
     dailyBudgetMicros: input.dailyBudgetMicros,
     monthlyBudgetMicros: input.monthlyBudgetMicros,

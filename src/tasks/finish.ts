@@ -6,6 +6,7 @@ import type { UpstreamStatus } from '../../providers/types.ts';
 import type { AttemptRow, TaskRow } from '../db/schema/index.ts';
 import { newId } from '../ids.ts';
 import { settle } from '../ledger/ledger.ts';
+import { announce } from '../callbacks/outbox.ts';
 import { TERMINAL, type EngineContext } from './context.ts';
 
 /** Fail a task and refund its whole hold. Returns false when it had already ended. */
@@ -25,6 +26,7 @@ export function finishFailed(ctx: EngineContext, taskId: string, code: string, m
       updatedAt: now,
       finishedAt: now,
     });
+    announce(ctx.store, taskId, now);
     return true;
   });
 }
@@ -45,6 +47,7 @@ export function finishCancelled(ctx: EngineContext, taskId: string, attemptId: s
       updatedAt: now,
       finishedAt: now,
     });
+    announce(ctx.store, taskId, now);
     return true;
   });
 }
@@ -85,6 +88,7 @@ export function finishCompleted(ctx: EngineContext, task: TaskRow, attempt: Atte
       updatedAt: now,
       finishedAt: now,
     });
+    announce(ctx.store, fresh.id, now);
     return true;
   });
 }

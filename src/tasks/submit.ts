@@ -11,6 +11,7 @@ import type { EngineContext } from './context.ts';
 import { attemptRow, dispatch, reconcileAfter } from './dispatch.ts';
 import { finishFailed } from './finish.ts';
 import type { Prepared } from './prepare.ts';
+import { take, type IdempotencyClaim } from './idempotency.ts';
 
 export interface Quote {
   candidates: Candidate[];
@@ -39,13 +40,14 @@ export function quote(ctx: EngineContext, p: Prepared): Quote {
 }
 
 /** Submit a prepared request for a key. Resolves with the task id once an upstream accepted it. */
-export async function submit(ctx: EngineContext, key: ApiKeyRow, p: Prepared): Promise<string> {
+export async function submit(ctx: EngineContext, key: ApiKeyRow, p: Prepared, claim?: IdempotencyClaim): Promise<string> {
   const q = quote(ctx, p);
   const first = q.candidates[0]!;
   const now = ctx.now();
   const taskId = newId('task', now);
   const attempt = attemptRow(ctx, taskId, 1, first, now);
   ctx.store.transaction(() => {
+    if (claim) take(ctx.store, claim, taskId, now);
     ctx.store.tasks.insertTask({
       id: taskId,
       keyId: key.id,

@@ -34,7 +34,6 @@ export interface GatewayOptions {
 }
 
 export const ADMIN_KEY = 'rr_admin_test_secret';
-export const T0 = 1_800_000_000_000;
 
 /** Serves test media: `/v/<seconds>.mp4` (any duration), `/moov-end/<s>.mp4`, `/img.png`, `/garbage.mp4`. */
 export async function startMediaServer(): Promise<RunningServer & { requests: number }> {
@@ -77,7 +76,8 @@ export interface Gateway {
 }
 
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
-  let now = T0;
+  // Starts at the real time so signatures checked against the wall clock (Standard Webhooks) verify.
+  let now = Date.now();
   const clock = () => now;
   const dir = mkdtempSync(join(tmpdir(), 'reelroute-test-'));
   const media = await startMediaServer();
@@ -160,7 +160,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       throw new Error(`task ${taskId} did not end`);
     },
     async close() {
-      await runtime.poller.stop();
+      await Promise.all([runtime.poller.stop(), runtime.callbacks.stop()]);
       await server.close();
       await media.close();
       await Promise.all(Object.values(emulators).map((e) => e.close()));

@@ -1,16 +1,46 @@
-/** POST /v1/videos/generations — validate, quote, hold, send upstream; answers the task object. */
-import type { Hono } from 'hono';
+/**
+ * POST /v1/videos/generations — validate, quote, hold, send upstream; answers the task object.
+ * With an Idempotency-Key the first answer is stored and replayed byte-for-byte.
+ */
+import type { Context, Hono } from 'hono';
 import type { AppEnv } from '../env.ts';
 import { prepareDeps, renderTask, type AppDeps } from '../deps.ts';
 import { readJson } from '../middleware.ts';
 import { prepare } from '../../tasks/prepare.ts';
 import { submit } from '../../tasks/submit.ts';
+import { ApiError, errorBody } from '../../errors.ts';
+import { claimFor, complete, isTaken, precheck, type IdempotencyClaim } from '../../tasks/idempotency.ts';
+
+const JSON_TYPE = { 'content-type': 'application/json' };
 
 export function createRoute(app: Hono<AppEnv>, deps: AppDeps): void {
+  const { ctx } = deps;
+  const taskJson = (id: string) => JSON.stringify(renderTask(deps, ctx.store.tasks.get(id)!));
+  const answer = (c: Context<AppEnv>, claim: IdempotencyClaim | undefined, status: number, text: string): Response => {
+    if (claim) complete(ctx.store, claim, status, text);
+    return c.body(text, status as 200, JSON_TYPE);
+  };
+
   app.post('/v1/videos/generations', async (c) => {
     const key = c.get('apiKey');
-    const prepared = await prepare(await readJson(c), key.id, prepareDeps(deps));
-    const taskId = await submit(deps.ctx, key, prepared);
-    return c.json(renderTask(deps, deps.ctx.store.tasks.get(taskId)!));
+    const body = await readJson(c);
+    const idemKey = c.req.header('idempotency-key');
+    let claim: IdempotencyClaim | undefined;
+    if (idemKey !== undefined) {
+      claim = claimFor(key.id, idemKey, await c.req.text());
+      const pre = precheck(ctx.store, claim, ctx.now(), ctx.inFlight);
+      if (pre.kind === 'replay') return c.body(pre.body, pre.status as 200, { ...JSON_TYPE, 'idempotent-replayed': 'true' });
+      if (pre.kind === 'orphaned') return answer(c, claim, 200, taskJson(pre.taskId));
+    }
+    try {
+      const taskId = await submit(ctx, key, await prepare(body, key.id, prepareDeps(deps)), claim);
+      return answer(c, claim, 200, taskJson(taskId));
+    } catch (err) {
+      // Once the key is taken a task exists: its error answer is the one replayed later.
+      if (claim && err instanceof ApiError && isTaken(ctx.store, claim)) {
+        return answer(c, claim, err.status, JSON.stringify(errorBody(err, c.get('requestId'))));
+      }
+      throw err;
+    }
   });
 }

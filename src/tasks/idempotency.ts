@@ -1,0 +1,66 @@
+/**
+ * Idempotency-Key (CONTRACT §3): per API key, kept 24 h. The key is taken inside the transaction
+ * that writes the task and its hold, so two racing requests can never create two tasks; the first
+ * answer is stored and replayed byte-for-byte.
+ */
+import { createHash } from 'node:crypto';
+import type { Store } from '../db/store.ts';
+import { ApiError } from '../errors.ts';
+
+export const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
+
+export interface IdempotencyClaim {
+  keyId: string;
+  idemKey: string;
+  requestHash: string;
+}
+
+export type Precheck =
+  | { kind: 'new' }
+  | { kind: 'replay'; status: number; body: string }
+  /** The first request died with the process after creating its task: answer with the task. */
+  | { kind: 'orphaned'; taskId: string };
+
+export function claimFor(keyId: string, idemKey: string, rawBody: string): IdempotencyClaim {
+  if (idemKey.length === 0 || idemKey.length > 255 || !/^[\x21-\x7e]+$/.test(idemKey)) {
+    throw new ApiError('invalid_parameter', 'Idempotency-Key: 1–255 visible ASCII characters', { param: 'Idempotency-Key' });
+  }
+  return { keyId, idemKey, requestHash: createHash('sha256').update(rawBody).digest('hex') };
+}
+
+function live(store: Store, claim: IdempotencyClaim, now: number) {
+  const row = store.idempotency.get(claim.keyId, claim.idemKey);
+  return row && row.createdAt > now - IDEMPOTENCY_TTL_MS ? row : undefined;
+}
+
+/** Before doing any work: replay, refuse, or go on. */
+export function precheck(store: Store, claim: IdempotencyClaim, now: number, inFlight: ReadonlySet<string>): Precheck {
+  const row = live(store, claim, now);
+  if (!row) return { kind: 'new' };
+  if (row.requestHash !== claim.requestHash) {
+    throw new ApiError('idempotency_key_reused', 'Idempotency-Key was already used with a different request body', { param: 'Idempotency-Key' });
+  }
+  if (row.statusCode !== null && row.response !== null) return { kind: 'replay', status: row.statusCode, body: row.response };
+  if (row.taskId && !inFlight.has(row.taskId)) return { kind: 'orphaned', taskId: row.taskId };
+  throw new ApiError('idempotency_key_in_use', 'a request with this Idempotency-Key is still being handled', { param: 'Idempotency-Key' });
+}
+
+/** Take the key for a new task. Call inside the task's transaction; throws if someone else took it first. */
+export function take(store: Store, claim: IdempotencyClaim, taskId: string, now: number): void {
+  const row = live(store, claim, now);
+  if (row) {
+    if (row.requestHash !== claim.requestHash) throw new ApiError('idempotency_key_reused', 'Idempotency-Key was already used with a different request body', { param: 'Idempotency-Key' });
+    throw new ApiError('idempotency_key_in_use', 'a request with this Idempotency-Key is still being handled', { param: 'Idempotency-Key' });
+  }
+  store.idempotency.put({ ...claim, taskId, statusCode: null, response: null, createdAt: now });
+}
+
+/** Whether this claim's key was taken (a task exists for it) and still awaits its answer. */
+export function isTaken(store: Store, claim: IdempotencyClaim): boolean {
+  const row = store.idempotency.get(claim.keyId, claim.idemKey);
+  return row !== undefined && row.requestHash === claim.requestHash && row.statusCode === null && row.taskId !== null;
+}
+
+export function complete(store: Store, claim: IdempotencyClaim, status: number, body: string): void {
+  store.idempotency.complete(claim.keyId, claim.idemKey, status, body);
+}
