@@ -18,6 +18,7 @@ import { opsRoutes } from './http/ops.ts';
 import { webhookRoutes } from './http/webhooks.ts';
 import type { Poller } from './tasks/poller.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
+import { rateLimit } from './http/rate-limit.ts';
 
 export function createApp(deps: AppDeps, poller: Poller, metrics: Metrics = createMetrics()): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -31,6 +32,7 @@ export function createApp(deps: AppDeps, poller: Poller, metrics: Metrics = crea
   });
   app.use('*', limitBody(deps.ctx.config.server.body_limit_bytes));
   app.use('/v1/*', clientAuth(deps.auth, deps.adminKey));
+  app.use('/v1/*', rateLimit({ ...deps.ctx.config.server.rate_limit, now: deps.ctx.now }));
   app.use('/admin/*', adminAuth(deps.auth, deps.adminKey));
 
   estimateRoute(app, deps);

@@ -40,6 +40,8 @@ export const configSchema = z.strictObject({
       port: z.number().int().min(0).max(65535).default(8080),
       public_base_url: z.url({ protocol: /^https?$/ }).optional(),
       body_limit_bytes: z.number().int().positive().default(256 * 1024),
+      /** Per-API-key request rate limit; rps 0 = off. */
+      rate_limit: z.strictObject({ rps: z.number().min(0).default(0), burst: z.number().int().positive().default(100) }).prefault({}),
     })
     .prefault({}),
   callbacks: z

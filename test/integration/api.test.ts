@@ -142,3 +142,21 @@ describe('auth, reads and lists', () => {
     expect(models.body.data[0]).toMatchObject({ id: 'kling-v3-motion-control', price_per_unit: { '720p': { min_usd: 0.1, max_usd: 0.1 } } });
   });
 });
+
+describe('rate limit', () => {
+  it('answers 429 with Retry-After once a key exceeds its rate, and recovers as time passes', async () => {
+    const limited = await startGateway({ providers: [{ id: 'fal-main', type: 'fal' }], config: { server: { rate_limit: { rps: 2, burst: 3 } } } });
+    try {
+      const statuses = [];
+      for (let i = 0; i < 4; i++) statuses.push((await limited.call('GET', '/v1/tasks')).status);
+      expect(statuses).toEqual([200, 200, 200, 429]);
+      const res = await limited.call('GET', '/v1/tasks');
+      expect(res.body.error).toMatchObject({ code: 'rate_limited', type: 'rate_limit_error' });
+      expect(res.headers.get('retry-after')).toBe('1');
+      limited.advance(1_000);
+      expect((await limited.call('GET', '/v1/tasks')).status).toBe(200);
+    } finally {
+      await limited.close();
+    }
+  });
+});
