@@ -52,8 +52,10 @@ const WAVESPEED = {
  * object is accepted too); `element_id` is a number in WaveSpeed's sample and is read as digits
  * from the text so that ids beyond 2^53 keep every digit.
  *
- * Motion control takes no element parameter in WaveSpeed's documented schema, so a motion request
- * with elements is refused before anything is sent.
+ * Motion control with elements (unverified: WaveSpeed's documented motion-control inputs have no
+ * element field): the body carries `element_list: [{element_id}]`, the shape Kling and EvoLink use;
+ * `element_id` is a number when the id is all digits and fits a JS safe integer, else the string.
+ * With an element, `character_orientation` must be "video" (the gateway already forces it).
  *
  * Failed predictions carry `error` (free text) and a numeric `code` (wavespeed.ai "Error Codes").
  * Only these codes blame the input (no failover): 1200 content moderation, 1400 missing parameter,
@@ -64,6 +66,12 @@ const WAVESPEED = {
 const INPUT_FAILURE_CODES = new Set([1200, 1400, 1401, 1402, 1403]);
 const FAILED_CODE_PREFIX = 'wavespeed_';
 const UNCODED_FAILURE = 'prediction_failed';
+/** Element id → the `element_id` value sent in `element_list` (see above). */
+function elementIdValue(id: string): number | string {
+  if (!/^(0|[1-9]\d*)$/.test(id)) return id;
+  const n = Number(id);
+  return Number.isSafeInteger(n) ? n : id;
+}
 // ────────────────────────────────────────────────────────────────────────────────────────────────
 
 const prediction = z.object({
@@ -157,6 +165,7 @@ function submission(input: CreateInput): { model: string; body: Record<string, u
       character_orientation: req.orientation,
       keep_original_sound: req.keepOriginalSound,
       ...(req.prompt !== undefined ? { prompt: req.prompt } : {}),
+      ...(req.elementIds?.length ? { element_list: req.elementIds.map((id) => ({ element_id: elementIdValue(id) })) } : {}),
     },
   };
 }
@@ -176,9 +185,6 @@ export function createWavespeedAdapter(options: AdapterOptions): ProviderAdapter
 
     async create(input: CreateInput): Promise<CreateResult> {
       const req = input.request;
-      if (req.model === 'kling-v3-motion-control' && req.elementIds?.length) {
-        throw new ProviderError('invalid_request', 'wavespeed motion control does not take elements');
-      }
       const { model, body } = submission(input);
       let url = joinUrl(base, WAVESPEED.submitPath(model));
       if (input.webhookUrl) url += `?${WAVESPEED.webhookParam}=${encodeURIComponent(input.webhookUrl)}`;

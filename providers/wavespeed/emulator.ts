@@ -29,6 +29,13 @@ const ELEMENT_MODEL = 'kwaivgi/kling-elements-advanced';
  * completed prediction's `outputs[0]` is the element record as JSON text, `element_id` a number.
  */
 const ELEMENT_REFERENCE_TYPES = new Set(['image_refer', 'video_refer']);
+/**
+ * Unverified (WaveSpeed documents no element input for motion control): motion control takes
+ * `element_list: [{element_id}]` as Kling and EvoLink do, `element_id` a number (or the id as a
+ * string); only elements this account created and that finished are usable, and with an element
+ * `character_orientation` must be `video`.
+ */
+const ELEMENT_ORIENTATION = 'video';
 /** Documented failure codes inside a failed prediction; a fate's `code` is used when it is one. */
 const FAILURE_CODES = new Set([1200, 1400, 1401, 1402, 1403, 1405, 5000, 5003, 5004]);
 const INPUT_FAILURE_CODE = 1200;
@@ -44,8 +51,8 @@ function envelope(c: Context, status: number, message: string, data: unknown = n
   return c.json({ code: status, message, data }, status as 200);
 }
 
-/** The first problem with a body for `model`, or null. */
-function validate(model: string, body: unknown): string | null {
+/** The first problem with a body for `model`, or null; `elementReady` says whether an element id is usable. */
+function validate(model: string, body: unknown, elementReady: (id: string) => boolean): string | null {
   if (!isObject(body)) return 'request body must be a JSON object';
   if (model === ELEMENT_MODEL) {
     if (typeof body.name !== 'string' || body.name.length < 1 || body.name.length > 20) return 'name: 1 to 20 characters';
@@ -63,6 +70,19 @@ function validate(model: string, body: unknown): string | null {
   }
   if (body.keep_original_sound !== undefined && typeof body.keep_original_sound !== 'boolean') return 'keep_original_sound must be a boolean';
   if (body.prompt !== undefined && typeof body.prompt !== 'string') return 'prompt must be a string';
+  if (body.element_list !== undefined) {
+    const list = body.element_list;
+    if (!Array.isArray(list) || list.length === 0) return 'element_list must be a non-empty list of {element_id}';
+    for (const item of list) {
+      const id = isObject(item) ? item.element_id : undefined;
+      const text = typeof id === 'number' && Number.isSafeInteger(id) ? String(id) : typeof id === 'string' && id.length > 0 ? id : undefined;
+      if (text === undefined) return 'element_list: each item must be {element_id} with a numeric or string id';
+      if (!elementReady(text)) return `element_list: element ${text} does not exist or is not ready`;
+    }
+    if (body.character_orientation !== ELEMENT_ORIENTATION) {
+      return `character_orientation must be ${ELEMENT_ORIENTATION} when element_list is given`;
+    }
+  }
   return null;
 }
 
@@ -113,6 +133,14 @@ export function createWavespeedEmulatorApp(state: EmulatorState): Hono {
     };
   }
 
+  /** An element this emulator created whose prediction completed. */
+  const elementReady = (id: string): boolean => {
+    for (const task of state.tasks.values()) {
+      if (task.meta.model === ELEMENT_MODEL && task.meta.elementId === id) return state.phase(task) === 'completed';
+    }
+    return false;
+  };
+
   app.post('/api/v3/*', async (c) => {
     const model = c.req.path.slice('/api/v3/'.length);
     if (!MOTION_MODELS.has(model) && model !== ELEMENT_MODEL) return envelope(c, 404, `model ${model} not found`);
@@ -125,7 +153,7 @@ export function createWavespeedEmulatorApp(state: EmulatorState): Hono {
       body = undefined;
     }
     state.lastCreateBody = body;
-    const problem = validate(model, body);
+    const problem = validate(model, body, elementReady);
     if (problem) return envelope(c, 400, problem);
     const meta: Record<string, unknown> = { model, webhookUrl: c.req.query('webhook') };
     // Kling element ids are 15-digit numbers.

@@ -8,16 +8,20 @@ import type { AttemptRow, TaskRow } from '../db/schema/index.ts';
 import { TERMINAL, providerById, refOf, type EngineContext } from './context.ts';
 import { accept, dispatch, pollDelay } from './dispatch.ts';
 import { finishCancelled, finishCompleted, finishFailed } from './finish.ts';
+import { IDEMPOTENCY_TTL_MS } from './idempotency.ts';
 
 /** Polls that may answer "not found" before the upstream task is taken as lost. */
 const NOT_FOUND_LIMIT = 3;
 /** Lookups of a lost create that may fail before its outcome is taken as unknown. */
 const RECONCILE_TRIES = 10;
+/** How often expired idempotency records are purged. */
+const HOUSEKEEPING_MS = 10 * 60_000;
 
 export class Poller {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<number> | null = null;
   private stopped = false;
+  private lastHousekeeping = -Infinity;
 
   constructor(
     private readonly ctx: EngineContext,
@@ -54,13 +58,18 @@ export class Poller {
 
   private async tick(): Promise<number> {
     const { store, config } = this.ctx;
-    const ids = store.tasks.due(this.ctx.now(), config.polling.batch).filter((id) => !this.ctx.inFlight.has(id));
+    const now = this.ctx.now();
+    if (now - this.lastHousekeeping >= HOUSEKEEPING_MS) {
+      this.lastHousekeeping = now;
+      store.idempotency.purgeBefore(now - IDEMPOTENCY_TTL_MS);
+    }
+    const due = store.tasks.due(now, config.polling.batch).filter((t) => !this.ctx.inFlight.has(t.id));
     const byProvider = new Map<string, string[]>();
-    for (const id of ids) {
-      const provider = store.tasks.get(id)?.provider ?? '';
-      const list = byProvider.get(provider);
+    for (const { id, provider } of due) {
+      const key = provider ?? '';
+      const list = byProvider.get(key);
       if (list) list.push(id);
-      else byProvider.set(provider, [id]);
+      else byProvider.set(key, [id]);
     }
     const workers: Promise<void>[] = [];
     for (const queue of byProvider.values()) {
@@ -68,7 +77,7 @@ export class Poller {
       for (let i = 0; i < n; i++) workers.push(this.drain(queue));
     }
     await Promise.all(workers);
-    return ids.length;
+    return due.length;
   }
 
   private async drain(queue: string[]): Promise<void> {

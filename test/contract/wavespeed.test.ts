@@ -71,10 +71,24 @@ describe('wavespeed specifics', () => {
     expect(await adapter.status(elementRef(upstreamId))).toEqual({ state: 'completed', progress: 100, elementId: task.meta.elementId });
   });
 
-  it('refuses a motion request with elements without calling upstream', async () => {
+  it('uses an element it created in motion control, sent as a numeric element_list id', async () => {
+    const { adapter, emu, advance, ref } = ctx();
+    const el = await adapter.create({ request: elementRequest, attemptId: 'el' });
+    advance(RUN_MS);
+    const { elementId } = await adapter.status(elementRef(el.upstreamId));
+    expect(elementId).toMatch(/^\d+$/);
+    const created = await adapter.create({ request: motionRequest('720p', { orientation: 'video', elementIds: [elementId!] }), attemptId: 'm' });
+    expect(emu.state.lastCreateBody).toMatchObject({ character_orientation: 'video', element_list: [{ element_id: Number(elementId) }] });
+    const sent = (emu.state.lastCreateBody as { element_list: { element_id: unknown }[] }).element_list[0]!.element_id;
+    expect(typeof sent).toBe('number');
+    advance(RUN_MS);
+    expect((await adapter.status(ref(created.upstreamId))).state).toBe('completed');
+  });
+
+  it('an element id the provider does not know → invalid_request', async () => {
     const { adapter, emu } = ctx();
-    await expectProviderError(adapter.create({ request: motionRequest('720p', { elementIds: ['307212335131305'] }), attemptId: 'a' }), 'invalid_request');
-    expect(emu.state.createsReceived).toBe(0);
+    await expectProviderError(adapter.create({ request: motionRequest('720p', { orientation: 'video', elementIds: ['307212335131305'] }), attemptId: 'a' }), 'invalid_request');
+    expect(emu.state.tasksCreated).toBe(0);
   });
 
   it.each([
@@ -101,6 +115,22 @@ describe('wavespeed specifics', () => {
       const res = await post(emu.url + std, { ...input, [field]: undefined });
       expect(res.status).toBe(400);
       expect(await res.json()).toMatchObject({ code: 400, message: expect.stringContaining(field), data: null });
+    });
+
+    it('takes element_list only with a finished element of its own and orientation video', async () => {
+      const { emu, advance } = ctx();
+      const el = (await (await post(`${emu.url}/api/v3/${WAVESPEED_ELEMENT_MODEL}`, {
+        name: 'n', description: 'd', reference_type: 'video_refer', element_video_list: ['https://m/f.mp4'],
+      })).json()) as { data: { id: string } };
+      const elementId = String(emu.state.tasks.get(el.data.id)!.meta.elementId);
+      const withElement = { ...input, character_orientation: 'video', element_list: [{ element_id: Number(elementId) }] };
+      const notReady = await post(emu.url + std, withElement);
+      expect(notReady.status).toBe(400);
+      expect(await notReady.json()).toMatchObject({ code: 400, message: expect.stringContaining('element_list'), data: null });
+      advance(RUN_MS);
+      expect((await post(emu.url + std, { ...withElement, character_orientation: 'image' })).status).toBe(400);
+      expect((await post(emu.url + std, { ...withElement, element_list: [{ element_id: elementId }] })).status).toBe(200);
+      expect((await post(emu.url + std, withElement)).status).toBe(200);
     });
 
     it('answers 401 to another scheme and 404 to an unknown model', async () => {

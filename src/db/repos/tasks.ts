@@ -12,7 +12,7 @@ export function tasksRepo(db: Db) {
   const byId = db.select().from(tasks).where(eq(tasks.id, sql.placeholder('id'))).prepare();
   const attemptsOf = db.select().from(attempts).where(eq(attempts.taskId, sql.placeholder('id'))).orderBy(asc(attempts.seq)).prepare();
   const due = db
-    .select({ id: tasks.id })
+    .select({ id: tasks.id, provider: tasks.provider })
     .from(tasks)
     .where(and(isNotNull(tasks.nextPollAt), lte(tasks.nextPollAt, sql.placeholder('now'))))
     .orderBy(asc(tasks.nextPollAt))
@@ -48,9 +48,9 @@ export function tasksRepo(db: Db) {
       const where = after ? and(eq(tasks.keyId, keyId), lt(tasks.id, after)) : eq(tasks.keyId, keyId);
       return db.select().from(tasks).where(where).orderBy(desc(tasks.id)).limit(limit).all();
     },
-    /** Ids of tasks whose next poll is due, oldest schedule first. */
-    due(now: number, limit: number): string[] {
-      return due.all({ now, limit }).map((r) => r.id);
+    /** Tasks whose next poll is due (id and current provider), oldest schedule first. */
+    due(now: number, limit: number): { id: string; provider: string | null }[] {
+      return due.all({ now, limit });
     },
     /** All tasks (tests and invariant checks; not for request paths). */
     all(): TaskRow[] {
