@@ -53,7 +53,7 @@ export function adminKeyRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       },
       now(),
     );
-    return c.json({ ...keyView(row), key, webhook_secret: row.webhookSecret }, 201);
+    return c.json({ ...keyView(row), key, webhook_secret: row.webhookSecret });
   });
 
   app.get('/admin/keys', (c) => c.json({ object: 'list', data: store.keys.list().map(keyView) }));

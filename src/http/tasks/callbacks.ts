@@ -16,8 +16,8 @@ export function callbackRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     const task = ownTask(deps, c, c.req.param('id'));
     const latest = store.deliveries.forTask(task.id)[0];
     if (!latest) throw new ApiError('not_found', task.callbackUrl ? 'the task has not ended yet; nothing to re-send' : 'the task has no callback_url');
-    if (latest.status === 'pending') return c.json(deliveryView(latest), 202);
+    if (latest.status === 'pending') return c.json(deliveryView(latest));
     store.deliveries.update(latest.id, { status: 'pending', attempts: 0, nextAttemptAt: now(), updatedAt: now() });
-    return c.json(deliveryView(store.deliveries.get(latest.id)!), 202);
+    return c.json(deliveryView(store.deliveries.get(latest.id)!));
   });
 }
