@@ -28,9 +28,9 @@ export function openStore(path: string): Store {
   const { db, sqlite } = handle;
   const ping = sqlite.prepare('select 1 as ok');
   return {
-    keys: keysRepo(db),
-    tasks: tasksRepo(db),
-    ledger: ledgerRepo(db),
+    keys: keysRepo(db, sqlite),
+    tasks: tasksRepo(sqlite),
+    ledger: ledgerRepo(db, sqlite),
     elements: elementsRepo(db),
     deliveries: deliveriesRepo(db),
     idempotency: idempotencyRepo(db),

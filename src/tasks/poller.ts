@@ -202,7 +202,7 @@ export class Poller {
       const ref = refOf(task, '');
       try {
         const found = await adapter.findByAttemptId(attempt.id, ref.model, ref.quality);
-        if (found) return accept(this.ctx, task.id, attempt, found);
+        if (found) return accept(this.ctx, task.id, attempt, found, task.model);
         return this.failOver(task, attempt, 'not_created', 'the create never reached the provider');
       } catch (err) {
         // A passing outage: ask again later, a bounded number of times; "cannot tell" ends the asking.

@@ -20,11 +20,11 @@ type Task = { id: string; status: string; usage: { reserved_usd: number }; resul
 
 describe('OpenAI SDK', () => {
   it('creates, reads, lists and completes a task', async () => {
-    const task = await client.post<unknown, Task>('/videos/generations', { body: gw.motion(6) });
+    const task = await client.post<Task>('/videos/generations', { body: gw.motion(6) });
     expect(task).toMatchObject({ status: 'pending', usage: { reserved_usd: 0.6 } });
-    const got = await client.get<unknown, Task>(`/tasks/${task.id}`);
+    const got = await client.get<Task>(`/tasks/${task.id}`);
     expect(got.id).toBe(task.id);
-    const list = await client.get<unknown, { object: string; data: Task[] }>('/tasks', { query: { limit: 1 } });
+    const list = await client.get<{ object: string; data: Task[] }>('/tasks', { query: { limit: 1 } });
     expect(list.data[0]!.id).toBe(task.id);
     const done = await gw.settle(task.id, sdkKey);
     expect(done.status).toBe('completed');

@@ -1,29 +1,29 @@
 /** API key rows. */
-import { desc, eq, sql } from 'drizzle-orm';
+import type Database from 'better-sqlite3';
+import { desc, eq } from 'drizzle-orm';
+import { fastTable } from '../fast.ts';
 import type { Db } from '../client.ts';
 import { apiKeys, type ApiKeyRow } from '../schema/index.ts';
 
 export type NewApiKey = typeof apiKeys.$inferInsert;
 export type ApiKeyPatch = Partial<Pick<ApiKeyRow, 'name' | 'dailyBudgetMicros' | 'monthlyBudgetMicros' | 'revokedAt'>>;
 
-export function keysRepo(db: Db) {
-  const byHash = db.select().from(apiKeys).where(eq(apiKeys.keyHash, sql.placeholder('hash'))).prepare();
-  const byId = db.select().from(apiKeys).where(eq(apiKeys.id, sql.placeholder('id'))).prepare();
-  const addBalance = db
-    .update(apiKeys)
-    .set({ balanceMicros: sql`${apiKeys.balanceMicros} + ${sql.placeholder('delta')}` })
-    .where(eq(apiKeys.id, sql.placeholder('id')))
-    .prepare();
+export function keysRepo(db: Db, sqlite: Database.Database) {
+  const fast = fastTable(sqlite, apiKeys, 'id');
+  const byHash = fast.select('WHERE "key_hash" = ?');
+  const byId = fast.select('WHERE "id" = ?');
+  // Read on every submit (balance and budgets): prepared once.
+  const addBalance = sqlite.prepare('UPDATE "api_keys" SET "balance_micros" = "balance_micros" + ? WHERE "id" = ?');
 
   return {
     insert(row: NewApiKey): void {
       db.insert(apiKeys).values(row).run();
     },
     byHash(hash: string): ApiKeyRow | undefined {
-      return byHash.get({ hash });
+      return byHash.get(hash);
     },
     byId(id: string): ApiKeyRow | undefined {
-      return byId.get({ id });
+      return byId.get(id);
     },
     list(): ApiKeyRow[] {
       return db.select().from(apiKeys).orderBy(desc(apiKeys.createdAt), desc(apiKeys.id)).all();
@@ -33,7 +33,7 @@ export function keysRepo(db: Db) {
     },
     /** Move a prepaid balance; a post-paid key (null balance) stays null. */
     addBalance(id: string, delta: number): void {
-      addBalance.run({ id, delta });
+      addBalance.run(delta, id);
     },
   };
 }

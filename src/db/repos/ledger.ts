@@ -1,6 +1,8 @@
 /** Ledger rows: append-only, and the sums that budgets and invariant checks need. */
 import { and, eq, gte, inArray, sql } from 'drizzle-orm';
+import type Database from 'better-sqlite3';
 import type { Db } from '../client.ts';
+import { fastTable } from '../fast.ts';
 import { ledgerEntries, type LedgerKind } from '../schema/index.ts';
 
 export interface LedgerInsert {
@@ -13,19 +15,8 @@ export interface LedgerInsert {
   createdAt: number;
 }
 
-export function ledgerRepo(db: Db) {
-  const insert = db
-    .insert(ledgerEntries)
-    .values({
-      keyId: sql.placeholder('keyId'),
-      taskId: sql.placeholder('taskId'),
-      kind: sql.placeholder('kind'),
-      amountMicros: sql.placeholder('amountMicros'),
-      balanceDeltaMicros: sql.placeholder('balanceDeltaMicros'),
-      note: sql.placeholder('note'),
-      createdAt: sql.placeholder('createdAt'),
-    })
-    .prepare();
+export function ledgerRepo(db: Db, sqlite: Database.Database) {
+  const entries = fastTable(sqlite, ledgerEntries, 'id');
   // Spend since a moment = what was held minus what came back; charges are already inside holds.
   const spentSince = db
     .select({
@@ -37,7 +28,7 @@ export function ledgerRepo(db: Db) {
 
   return {
     insert(row: LedgerInsert): void {
-      insert.run({ ...row, note: row.note ?? null });
+      entries.insert({ ...row, note: row.note ?? null });
     },
     /** Held minus refunded for a key since `since` (ms): the spend a budget is checked against. */
     spentSince(keyId: string, since: number): number {
