@@ -120,6 +120,10 @@ export class Poller {
     const attempt = this.ctx.store.tasks.attempts(taskId).at(-1);
     const provider = task.provider ? providerById(this.ctx, task.provider) : undefined;
     if (!attempt || !provider) return this.failOver(task, attempt, 'provider_removed', 'the provider is no longer configured');
+    // Ended attempt, no successor written yet: the process stopped mid-failover; carry on with it.
+    if (attempt.status === 'failed' || attempt.status === 'unknown') {
+      return this.failOver(task, undefined, attempt.errorCode ?? 'upstream_failed', attempt.errorMessage ?? 'the previous attempt failed');
+    }
     if (attempt.status === 'submitting' || !attempt.upstreamId) return this.reconcile(task, attempt);
     let status: UpstreamStatus;
     try {

@@ -1,0 +1,131 @@
+/**
+ * The real gateway as a child process (`node --import tsx src/main.ts`, like `npm start`), on a
+ * config and database in a temp folder: started, SIGKILLed, restarted on the same database, and
+ * finally stopped with SIGTERM. Error-level log lines and unexpected exits are collected.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { DrillEmulator } from './drill-upstreams.ts';
+
+export interface GatewayPaths {
+  root: string;
+  dir: string;
+  adminKey: string;
+}
+
+/** Write the YAML (JSON is valid YAML) config: short polling, insecure callbacks, the emulators. */
+export function writeConfig(paths: GatewayPaths, emulators: DrillEmulator[]): string {
+  const config = {
+    server: { host: '127.0.0.1' },
+    callbacks: { allow_insecure: true, timeout_ms: 5_000, max_retries: 3 },
+    // A breaker that opens only on a real outage: the drill's planned failures are spread out.
+    routing: { max_attempts: 3, breaker_failures: 50, breaker_cooldown_ms: 1_000 },
+    polling: { initial_ms: 300, max_ms: 1_500, per_provider_concurrency: 32, batch: 500 },
+    providers: emulators.map(({ provider, emulator, apiKey }) => ({
+      id: provider.id,
+      type: provider.type,
+      base_url: emulator.url,
+      api_key: apiKey,
+      timeout_ms: 5_000,
+      models: { 'kling-v3-motion-control': { price: { per_second: { '720p': provider.price720, '1080p': provider.price720 * 2 } } } },
+    })),
+  };
+  const path = join(paths.dir, 'reelroute.yaml');
+  writeFileSync(path, JSON.stringify(config, null, 2));
+  return path;
+}
+
+export class GatewayProcess {
+  private child: ChildProcess | null = null;
+  private expectExit = false;
+  url: string | null = null;
+  starts = 0;
+  /** Error-level log lines and unexpected exits (a healthy drill has none). */
+  readonly errors: string[] = [];
+  private readonly stderrTail: string[] = [];
+
+  constructor(
+    private readonly paths: GatewayPaths,
+    private readonly configPath: string,
+    readonly dbPath: string,
+  ) {}
+
+  /** Spawn and wait (bounded) for "reelroute listening"; resolves with the base URL. */
+  start(timeoutMs = 30_000): Promise<string> {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: this.paths.root,
+      env: {
+        ...process.env,
+        REELROUTE_CONFIG: this.configPath,
+        REELROUTE_DB: this.dbPath,
+        REELROUTE_ADMIN_KEY: this.paths.adminKey,
+        PORT: '0',
+        HOST: '127.0.0.1',
+        LOG_LEVEL: 'info',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child = child;
+    this.expectExit = false;
+    this.url = null;
+    this.starts++;
+    const n = this.starts;
+    createInterface({ input: child.stderr! }).on('line', (line) => {
+      this.stderrTail.push(line);
+      if (this.stderrTail.length > 20) this.stderrTail.shift();
+    });
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`gateway start ${n} did not listen in ${timeoutMs} ms; stderr: ${this.stderrTail.join(' | ')}`));
+      }, timeoutMs);
+      createInterface({ input: child.stdout! }).on('line', (line) => {
+        let entry: { level?: number; msg?: string; url?: string; err?: { message?: string }; task?: string };
+        try {
+          entry = JSON.parse(line) as typeof entry;
+        } catch {
+          return;
+        }
+        if (entry.msg === 'reelroute listening' && entry.url) {
+          clearTimeout(timer);
+          this.url = entry.url;
+          resolve(entry.url);
+        } else if ((entry.level ?? 0) >= 50 && this.errors.length < 50) {
+          this.errors.push(`gateway run ${n}: ${entry.msg ?? '?'}${entry.task ? ` (task ${entry.task})` : ''}: ${entry.err?.message ?? ''}`);
+        }
+      });
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        if (this.child === child) this.url = null;
+        if (!this.expectExit) {
+          this.errors.push(`gateway run ${n} exited on its own (code ${code}, signal ${signal}); stderr: ${this.stderrTail.join(' | ')}`);
+          reject(new Error(`gateway run ${n} exited (code ${code})`));
+        }
+      });
+    });
+  }
+
+  /** SIGKILL, and wait until the process is gone. */
+  async kill(): Promise<void> {
+    await this.signal('SIGKILL', 10_000);
+  }
+
+  /** SIGTERM (graceful: poller and callbacks stop, the database closes); SIGKILL after 15 s. */
+  async stop(): Promise<void> {
+    await this.signal('SIGTERM', 15_000);
+  }
+
+  private async signal(sig: NodeJS.Signals, graceMs: number): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    this.expectExit = true;
+    this.url = null;
+    const gone = new Promise<void>((r) => child.once('exit', () => r()));
+    child.kill(sig);
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    await gone;
+    clearTimeout(timer);
+  }
+}

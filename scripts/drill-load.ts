@@ -1,0 +1,222 @@
+/**
+ * The drill's load: paced submits (bounded concurrency) with callbacks and queued create faults,
+ * cancels for the cancel fates, and the killer that SIGKILLs and restarts the gateway at planned
+ * moments. Requests wait at a gate while the gateway is down; every loop is bounded.
+ */
+import type { GatewayProcess } from './drill-gateway.ts';
+import type { PlannedTask } from './drill-plan.ts';
+import type { Upstreams } from './drill-upstreams.ts';
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Where the gateway is now; callers wait (bounded) while it is down. */
+export class Gate {
+  private url: string | null = null;
+  private waiters: Array<(url: string) => void> = [];
+
+  open(url: string): void {
+    this.url = url;
+    for (const w of this.waiters.splice(0)) w(url);
+  }
+
+  close(): void {
+    this.url = null;
+  }
+
+  async wait(timeoutMs = 60_000): Promise<string> {
+    if (this.url) return this.url;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('gateway stayed down')), timeoutMs);
+      this.waiters.push((url) => {
+        clearTimeout(timer);
+        resolve(url);
+      });
+    });
+  }
+}
+
+export interface ApiAnswer {
+  status: number;
+  body: any;
+}
+
+/** One JSON call with a timeout; throws on network errors (the caller decides what they mean). */
+export async function call(base: string, method: string, path: string, key: string, body?: unknown, timeoutMs = 20_000, headers: Record<string, string> = {}): Promise<ApiAnswer> {
+  const res = await fetch(base + path, {
+    method,
+    headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    /* not JSON */
+  }
+  return { status: res.status, body: parsed };
+}
+
+export type SubmitOutcome =
+  | { kind: 'ok'; taskId: string; ms: number; retried?: boolean }
+  | { kind: 'http_error'; status: number; code: string; ms: number }
+  /** The request died (gateway killed or down): the task may or may not exist. */
+  | { kind: 'lost'; error: string; ms: number };
+
+export type CancelOutcome = 'cancelled' | 'refused' | 'gave_up';
+
+export interface LoadResult {
+  submits: Map<number, SubmitOutcome>;
+  cancels: Map<number, CancelOutcome>;
+  /** Per kill: ms after the load started and submits in flight at that moment. */
+  kills: Array<{ atMs: number; submitsInFlight: number; downMs: number }>;
+  faultsQueued: number;
+  /** Lost submits sent again with their Idempotency-Key. */
+  retried: number;
+  problems: string[];
+}
+
+export interface LoadOptions {
+  plan: PlannedTask[];
+  key: string;
+  gate: Gate;
+  gateway: GatewayProcess;
+  upstreams: Upstreams;
+  /** Submits spread over this window, ms. */
+  windowMs: number;
+  concurrency: number;
+  killAt: Array<{ afterSubmits: number; jitterMs: number }>;
+  /**
+   * Kill only between submits (waits up to 3 s for none to be in flight). A kill that catches a
+   * create leaves its attempt `submitting` until the reconcile deadline (provider timeout + 30 s),
+   * too long for a quick test; the full drill kills anywhere.
+   */
+  killBetweenSubmits?: boolean;
+  log: (line: string) => void;
+}
+
+function bodyOf(t: PlannedTask, upstreams: Upstreams): Record<string, unknown> {
+  return {
+    model: 'kling-v3-motion-control',
+    quality: t.quality,
+    image_urls: [`${upstreams.media.url}/img.png`],
+    video_urls: [`${upstreams.media.url}/v/${t.refS}.mp4`],
+    prompt: `drill:${t.idx}:${t.fate}`,
+    ...(t.callback ? { callback_url: `${upstreams.receiver.url}/cb/${t.idx}` } : {}),
+  };
+}
+
+export async function runLoad(o: LoadOptions): Promise<LoadResult> {
+  const result: LoadResult = { submits: new Map(), cancels: new Map(), kills: [], faultsQueued: 0, retried: 0, problems: [] };
+  const started = Date.now();
+  let inFlight = 0;
+  let submitted = 0;
+  let submitsDone = false;
+  const pending: Promise<void>[] = [];
+
+  const cancelOne = async (t: PlannedTask, taskId: string): Promise<void> => {
+    await sleep(t.cancelDelayMs);
+    for (let i = 0; i < 8; i++) {
+      try {
+        const res = await call(await o.gate.wait(), 'POST', `/v1/tasks/${taskId}/cancel`, o.key);
+        if (res.status === 200) return void result.cancels.set(t.idx, 'cancelled');
+        const msg = String(res.body?.error?.message ?? '');
+        // Not yet cancellable (being sent, or no upstream id yet): ask again shortly.
+        if (!/right now|no upstream task yet/.test(msg)) return void result.cancels.set(t.idx, 'refused');
+      } catch {
+        /* gateway down or killed mid-request: try again */
+      }
+      await sleep(250);
+    }
+    result.cancels.set(t.idx, 'gave_up');
+  };
+
+  const sendOnce = async (t: PlannedTask): Promise<SubmitOutcome> => {
+    const t0 = Date.now();
+    try {
+      const headers: Record<string, string> = t.idempotent ? { 'idempotency-key': `drill-${t.idx}` } : {};
+      const res = await call(await o.gate.wait(), 'POST', '/v1/videos/generations', o.key, bodyOf(t, o.upstreams), 20_000, headers);
+      const ms = Date.now() - t0;
+      return res.status === 200 ? { kind: 'ok', taskId: String(res.body.id), ms } : { kind: 'http_error', status: res.status, code: String(res.body?.error?.code ?? res.body), ms };
+    } catch (err) {
+      const e = err as Error & { cause?: { code?: string } };
+      return { kind: 'lost', error: e.cause?.code ?? e.name, ms: Date.now() - t0 };
+    }
+  };
+
+  const submitOne = async (t: PlannedTask): Promise<SubmitOutcome> => {
+    let outcome = await sendOnce(t);
+    if (outcome.kind === 'lost' && t.idempotent) {
+      // Same body, same key, after the restart: the gateway must answer with the one task (or make it).
+      const retry = await sendOnce(t);
+      outcome = retry.kind === 'ok' ? { ...retry, retried: true } : retry;
+      result.retried++;
+    }
+    result.submits.set(t.idx, outcome);
+    if (t.submitFault) {
+      // Queued through the control API, as a drill in another process would: the next create there gets it.
+      const emu = o.upstreams.emulators[t.submitFault.provider]!.emulator;
+      const res = await fetch(`${emu.url}/__emulator/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ submit: [t.submitFault.fault] }) });
+      if (res.ok) result.faultsQueued++;
+      else result.problems.push(`emulator control API answered ${res.status}`);
+    }
+    return outcome;
+  };
+
+  const killer = (async () => {
+    for (const [i, at] of o.killAt.entries()) {
+      // Bounded: the submit loop always moves on (or gives up), and so does this wait.
+      while (submitted < at.afterSubmits && !submitsDone) await sleep(20);
+      await sleep(at.jitterMs);
+      for (let waited = 0; o.killBetweenSubmits && inFlight > 0 && waited < 3_000; waited += 5) await sleep(5);
+      const submitsInFlight = inFlight;
+      o.gate.close();
+      const downAt = Date.now();
+      await o.gateway.kill();
+      o.log(`kill ${i + 1} at ${((downAt - started) / 1000).toFixed(1)} s, after ${submitted} submits, ${submitsInFlight} in flight`);
+      try {
+        o.gate.open(await o.gateway.start());
+      } catch (err) {
+        result.problems.push(`restart after kill ${i + 1} failed: ${(err as Error).message}`);
+        return;
+      }
+      result.kills.push({ atMs: downAt - started, submitsInFlight, downMs: Date.now() - downAt });
+    }
+  })();
+
+  // Paced submits: task i is due at i × interval of load time; downtime pauses the schedule.
+  const interval = o.windowMs / Math.max(1, o.plan.length);
+  let slots = o.concurrency;
+  const freed: Array<() => void> = [];
+  for (const t of o.plan) {
+    await sleep(interval);
+    try {
+      await o.gate.wait();
+    } catch (err) {
+      result.problems.push(`submits stopped at task ${t.idx}: ${(err as Error).message}`);
+      break;
+    }
+    while (slots === 0) await new Promise<void>((r) => freed.push(r));
+    slots--;
+    inFlight++;
+    submitted++;
+    pending.push(
+      (async () => {
+        let outcome: SubmitOutcome;
+        try {
+          outcome = await submitOne(t);
+        } finally {
+          inFlight--;
+          slots++;
+          freed.shift()?.();
+        }
+        if (t.fate === 'cancel' && outcome.kind === 'ok') await cancelOne(t, outcome.taskId);
+      })(),
+    );
+  }
+  submitsDone = true;
+  await Promise.all(pending);
+  await killer;
+  return result;
+}

@@ -1,0 +1,193 @@
+/**
+ * `npm run drill` (issue 5 §7): the real gateway process behind emulated fal, Replicate and EvoLink
+ * upstreams (real clock), ~1,000 tasks with mixed fates (complete, provider-side failure that fails
+ * over, failure everywhere, input rejection, cancel; create faults: 5xx/429 and accept-then-reset),
+ * callbacks to a receiver that fails the first tries, and three SIGKILLs at random moments with
+ * restarts on the same database. Then it waits (bounded) for everything to settle and checks that
+ * nothing was lost: every task terminal, the money balanced per task and per key (API and ledger),
+ * no second upstream create, every callback delivered with one webhook-id per task event.
+ *
+ *   npm run drill -- [--tasks 1000] [--kills 3] [--seed N] [--window-ms 10000] [--settle-ms 90000]
+ *                    [--concurrency 32] [--verbose] [--keep]
+ *
+ * Prints one summary line (details of any failure above it) and exits non-zero on any loss.
+ * `runDrill()` is the same drill as a function (test/integration/drill.test.ts runs a small one).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { GatewayProcess, writeConfig } from './drill-gateway.ts';
+import { Gate, call, runLoad } from './drill-load.ts';
+import { killPoints, makePlan } from './drill-plan.ts';
+import { settle } from './drill-settle.ts';
+import { DRILL_PROVIDERS, startUpstreams, type Upstreams } from './drill-upstreams.ts';
+import { verify, type Area } from './drill-verify.ts';
+
+export interface DrillOptions {
+  tasks?: number;
+  kills?: number;
+  seed?: number;
+  /** Submits are spread over at least this long (ms). Default 10 ms per task, at least 5 s. */
+  windowMs?: number;
+  /** How long to wait for everything to settle after the load, ms. */
+  settleTimeoutMs?: number;
+  /** Submit requests in flight at most. */
+  concurrency?: number;
+  /** Progress lines (default: none). */
+  log?: (line: string) => void;
+  /** Kill only between submits (quick runs: no attempt waits out the 30 s reconcile margin). */
+  killBetweenSubmits?: boolean;
+  /** Called after the gateway stopped, before the checks: lets a self-test break things to see them caught. */
+  tamper?: (t: { dbPath: string; upstreams: Upstreams }) => void;
+  /** Keep the temp folder (config, database) even when the drill passes. */
+  keep?: boolean;
+}
+
+export interface DrillResult {
+  ok: boolean;
+  summary: string;
+  /** What failed, one line each (empty when ok). */
+  details: string[];
+  /** Informational lines: fates vs ends, upstream create accounting, kills. */
+  notes: string[];
+  seed: number;
+  tasks: number;
+  kills: number;
+  status: Record<string, number>;
+  deliveries: number;
+  missingCallbacks: number;
+  durationMs: number;
+  /** The temp folder, when kept. */
+  dir: string | null;
+}
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ADMIN_KEY = 'rr_admin_drill';
+const BALANCE_USD = 100_000;
+const SHOWN_PER_AREA = 15;
+
+export async function runDrill(opts: DrillOptions = {}): Promise<DrillResult> {
+  const started = Date.now();
+  const tasks = opts.tasks ?? 1_000;
+  const kills = opts.kills ?? 3;
+  const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 31);
+  const windowMs = opts.windowMs ?? Math.max(5_000, tasks * 10);
+  const log = opts.log ?? (() => undefined);
+  const dir = mkdtempSync(join(tmpdir(), 'reelroute-drill-'));
+  const plan = makePlan(tasks, seed, DRILL_PROVIDERS.length);
+  const upstreams = await startUpstreams(plan);
+  const gateway = new GatewayProcess({ root: ROOT, dir, adminKey: ADMIN_KEY }, writeConfig({ root: ROOT, dir, adminKey: ADMIN_KEY }, upstreams.emulators), join(dir, 'reelroute.db'));
+  const details: string[] = [];
+  const notes: string[] = [`seed ${seed}; temp folder ${dir}`];
+  let ok = false;
+  try {
+    const gate = new Gate();
+    gate.open(await gateway.start());
+    const created = await call(await gate.wait(), 'POST', '/admin/keys', ADMIN_KEY, { name: 'drill', balance_usd: BALANCE_USD });
+    if (created.status < 200 || created.status > 299) throw new Error(`POST /admin/keys answered ${created.status}: ${JSON.stringify(created.body)}`);
+    const key = created.body as { id: string; key: string; webhook_secret: string };
+    upstreams.receiver.setSecret(key.webhook_secret);
+
+    const killAt = killPoints(kills, seed, tasks);
+    log(`load: ${tasks} tasks over ${windowMs / 1000} s, kills after submit ${killAt.map((k) => `${k.afterSubmits}+${k.jitterMs} ms`).join(', ')}`);
+    const load = await runLoad({ plan, key: key.key, gate, gateway, upstreams, windowMs, concurrency: opts.concurrency ?? 32, killAt, killBetweenSubmits: opts.killBetweenSubmits ?? false, log });
+    const lost = [...load.submits.values()].filter((s) => s.kind === 'lost').length;
+    const refused = [...load.submits.values()].filter((s) => s.kind === 'http_error');
+    notes.push(
+      `kills: ${load.kills.map((k) => `${(k.atMs / 1000).toFixed(1)} s (${k.submitsInFlight} submits in flight, down ${k.downMs} ms)`).join('; ') || 'none'}`,
+      `submits: ${load.submits.size - lost - refused.length} answered 200, ${lost} lost with the process, ${refused.length} refused (${[...new Set(refused.map((r) => (r.kind === 'http_error' ? `${r.status} ${r.code}` : '')))].join(', ') || '-'}); ${load.retried} lost submits retried with their Idempotency-Key (${[...load.submits.values()].filter((s) => s.kind === 'ok' && s.retried).length} answered 200); ${load.faultsQueued} create faults queued`,
+      `cancels: ${JSON.stringify(countBy([...load.cancels.values()]))}`,
+      `submit answer times: ${percentiles([...load.submits.values()].filter((s) => s.kind !== 'lost').map((s) => s.ms))}; lost: ${JSON.stringify(countBy([...load.submits.values()].flatMap((s) => (s.kind === 'lost' ? [s.error] : []))))}`,
+    );
+    log(`load done after ${((Date.now() - started) / 1000).toFixed(1)} s; settling`);
+
+    const settled = await settle({ gate, key: key.key, plan, submits: load.submits, receiver: upstreams.receiver, timeoutMs: opts.settleTimeoutMs ?? 90_000, log });
+    notes.push(`settled in ${(settled.waitedMs / 1000).toFixed(1)} s${settled.timedOut ? ' (TIMED OUT)' : ''}`);
+    const keys = await call(await gate.wait(), 'GET', '/admin/keys', ADMIN_KEY);
+    const apiBalanceUsd = (keys.body?.data as Array<{ id: string; balance_usd: number | null }> | undefined)?.find((k) => k.id === key.id)?.balance_usd ?? null;
+    const upstreamStats = new Map<string, number>();
+    for (const e of upstreams.emulators) {
+      const stats = (await (await fetch(`${e.emulator.url}/__emulator/stats`, { signal: AbortSignal.timeout(10_000) })).json()) as { tasks_created: number };
+      upstreamStats.set(e.provider.id, stats.tasks_created);
+    }
+    await gateway.stop();
+    opts.tamper?.({ dbPath: gateway.dbPath, upstreams });
+
+    const verdict = verify({ dbPath: gateway.dbPath, keyId: key.id, initialBalanceMicros: BALANCE_USD * 1e6, apiBalanceUsd, plan, submits: load.submits, settled, upstreams, upstreamStats });
+    const problems: Record<Area | 'run', string[]> = { run: [...load.problems, ...gateway.errors], ...verdict.problems };
+    if (settled.timedOut) problems.run.push(`not settled after ${settled.waitedMs} ms: ${settled.nonTerminal} tasks not ended, ${settled.callbacksOwed} callbacks owed`);
+    if (load.kills.length !== kills) problems.run.push(`${load.kills.length} of ${kills} kills done`);
+    for (const [area, lines] of Object.entries(problems)) {
+      for (const line of lines.slice(0, SHOWN_PER_AREA)) details.push(`${area}: ${line}`);
+      if (lines.length > SHOWN_PER_AREA) details.push(`${area}: … and ${lines.length - SHOWN_PER_AREA} more`);
+    }
+    notes.push(...verdict.notes, `peak ${verdict.peakInFlight} tasks open at once; ${verdict.recovered} tasks found by listing after their submit answer was lost`);
+    ok = details.length === 0;
+
+    const s = verdict.status;
+    const other = Object.entries(s).filter(([k]) => !['completed', 'failed', 'cancelled'].includes(k));
+    const area = (a: Area) => (problems[a].length ? `${a} FAILED (${problems[a].length})` : `${a} ok`);
+    const summary =
+      `drill: ${tasks} tasks${verdict.created !== tasks ? ` (${verdict.created} created)` : ''}, ${load.kills.length} kills, ` +
+      `completed ${s.completed ?? 0} failed ${s.failed ?? 0} cancelled ${s.cancelled ?? 0}${other.map(([k, n]) => ` ${k} ${n}`).join('')}, ` +
+      `${problems.tasks.length || problems.run.length ? `tasks FAILED (${problems.tasks.length + problems.run.length}), ` : ''}` +
+      `${area('ledger')}, ${area('creates')}, ${area('callbacks')} (${verdict.deliveries} deliveries, ${verdict.missingCallbacks} missing), ` +
+      `${((Date.now() - started) / 1000).toFixed(0)} s`;
+    return { ok, summary, details, notes, seed, tasks, kills: load.kills.length, status: s, deliveries: verdict.deliveries, missingCallbacks: verdict.missingCallbacks, durationMs: Date.now() - started, dir: ok && !opts.keep ? null : dir };
+  } catch (err) {
+    details.push(`run: ${(err as Error).stack ?? String(err)}`, ...gateway.errors.map((e) => `run: ${e}`));
+    const summary = `drill: ${tasks} tasks, aborted: ${(err as Error).message}, ${((Date.now() - started) / 1000).toFixed(0)} s`;
+    return { ok: false, summary, details, notes, seed, tasks, kills: 0, status: {}, deliveries: 0, missingCallbacks: 0, durationMs: Date.now() - started, dir };
+  } finally {
+    await gateway.stop();
+    await upstreams.close();
+    if (ok && !opts.keep) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function percentiles(ms: number[]): string {
+  const sorted = [...ms].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+  return `p50 ${at(0.5)} ms, p99 ${at(0.99)} ms, max ${at(1)} ms`;
+}
+
+function countBy(values: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const v of values) out[v] = (out[v] ?? 0) + 1;
+  return out;
+}
+
+function parseArgs(argv: string[], env: NodeJS.ProcessEnv): DrillOptions & { verbose: boolean } {
+  const flag = (name: string) => argv.includes(`--${name}`);
+  const num = (name: string, envName: string): number | undefined => {
+    const i = argv.indexOf(`--${name}`);
+    const raw = i >= 0 ? argv[i + 1] : (argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? env[envName]);
+    if (raw === undefined) return undefined;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n < 0) throw new Error(`--${name}: not a number: ${raw}`);
+    return n;
+  };
+  return {
+    tasks: num('tasks', 'DRILL_TASKS'),
+    kills: num('kills', 'DRILL_KILLS'),
+    seed: num('seed', 'DRILL_SEED'),
+    windowMs: num('window-ms', 'DRILL_WINDOW_MS'),
+    settleTimeoutMs: num('settle-ms', 'DRILL_SETTLE_MS'),
+    concurrency: num('concurrency', 'DRILL_CONCURRENCY'),
+    keep: flag('keep'),
+    verbose: flag('verbose') || env.DRILL_VERBOSE === '1',
+  };
+}
+
+const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href;
+if (isMain) {
+  const opts = parseArgs(process.argv.slice(2), process.env);
+  const t0 = Date.now();
+  if (opts.verbose) opts.log = (line) => process.stderr.write(`[${((Date.now() - t0) / 1000).toFixed(1)} s] ${line}\n`);
+  const result = await runDrill(opts);
+  if (opts.verbose || !result.ok) for (const n of result.notes) process.stdout.write(`note: ${n}\n`);
+  for (const d of result.details) process.stdout.write(`${d}\n`);
+  process.stdout.write(`${result.summary}\n`);
+  process.exit(result.ok ? 0 : 1);
+}
