@@ -83,9 +83,9 @@ export async function sendJson(req: JsonRequest): Promise<JsonResponse> {
       headers,
       body: payload,
       dispatcher: req.dispatcher ?? upstreamAgent,
+      // Both bound the call: no answer headers, or no body bytes, within the timeout.
       headersTimeout: req.timeoutMs,
       bodyTimeout: req.timeoutMs,
-      signal: AbortSignal.timeout(req.timeoutMs),
     });
   } catch (err) {
     throw transportError(err, req.url);

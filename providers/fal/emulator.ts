@@ -60,6 +60,8 @@ function validate(body: unknown): Issue[] {
 /** The Hono app speaking fal's queue protocol over `state`. */
 export function createFalEmulatorApp(state: EmulatorState): Hono {
   const app = new Hono();
+  /** Creation times in order (the clock only moves forward), for O(log n) queue positions. */
+  const created: number[] = [];
   mountCommon(app, state);
 
   app.use('*', async (c, next) => {
@@ -93,6 +95,7 @@ export function createFalEmulatorApp(state: EmulatorState): Hono {
     const issues = validate(body);
     if (issues.length > 0) return c.json({ detail: issues.map((i) => ({ ...i, url: 'https://docs.fal.ai/errors' })) }, 422);
     const task = state.createTask(body, { modelId, webhookUrl: c.req.query('fal_webhook') });
+    created.push(task.createdAt);
     if (takeAcceptThenReset(state)) return resetConnection(c);
     return c.json({ status: 'IN_QUEUE', request_id: task.id, queue_position: queuePosition(task), ...urls(c, task) });
   });
@@ -109,10 +112,9 @@ export function createFalEmulatorApp(state: EmulatorState): Hono {
     return task;
   }
 
+  /** Tasks created before this one and still queued: creation times are sorted, so two binary searches. */
   function queuePosition(task: SimTask): number {
-    let ahead = 0;
-    for (const t of state.tasks.values()) if (t.createdAt < task.createdAt && state.phase(t) === 'queued') ahead++;
-    return ahead;
+    return Math.max(0, lowerBound(created, task.createdAt) - lowerBound(created, state.now() - state.queueMs + 1));
   }
 
   app.get('/*', (c) => {
@@ -172,4 +174,16 @@ export async function startFalEmulator(opts: EmulatorOptions = {}): Promise<Emul
   const state = new EmulatorState(opts);
   const server = await listen(createFalEmulatorApp(state));
   return { ...server, state };
+}
+
+/** First index in sorted `xs` whose value is ≥ `x`. */
+function lowerBound(xs: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = xs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (xs[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

@@ -30,10 +30,6 @@ export function openDb(path: string): DbHandle {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  // Reads through mmap and a 64 MiB page cache: a status lookup must not cost a pread syscall.
-  sqlite.pragma('mmap_size = 268435456');
-  sqlite.pragma('cache_size = -65536');
-  sqlite.pragma('temp_store = MEMORY');
   const db = drizzle(sqlite, { schema });
   migrate(db, { migrationsFolder: MIGRATIONS });
   return { db, sqlite, close: () => sqlite.close() };

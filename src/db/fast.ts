@@ -22,6 +22,8 @@ export interface FastTable<Row, Insert> {
   selectSql: string;
   /** Prepare a select; rows come back typed, booleans mapped. */
   select(where: string): { get(...params: unknown[]): Row | undefined; all(...params: unknown[]): Row[] };
+  /** Map a raw row selected with `selectSql`'s columns (booleans back from 0/1). */
+  map(row: Record<string, unknown>): Row;
   insert(row: Insert): void;
   /** UPDATE … SET <patched columns> WHERE <keyColumn> = ?; one prepared statement per column set. */
   update(key: string, patch: Partial<Row>): void;
@@ -62,6 +64,7 @@ export function fastTable<T extends SQLiteTable>(
         all: (...params) => (stmt.all(...params) as Record<string, unknown>[]).map((r) => fromDb(r)!),
       };
     },
+    map: (row) => fromDb(row)!,
     insert(row) {
       const r = row as Record<string, unknown>;
       insertStmt.run(columns.map((c) => toDb(r[c.key] === undefined ? c.defaultValue : r[c.key])));

@@ -3,6 +3,7 @@ import type { KeyAuth } from '../keys/keys.ts';
 import type { EngineContext } from '../tasks/context.ts';
 import { providerById } from '../tasks/context.ts';
 import type { TaskRow } from '../db/schema/index.ts';
+import type { AttemptView } from '../db/repos/tasks.ts';
 import { taskView } from '../tasks/view.ts';
 import type { PrepareDeps } from '../tasks/prepare.ts';
 
@@ -12,10 +13,10 @@ export interface AppDeps {
   adminKey: string;
 }
 
-/** The task object for a row, with its attempts. */
-export function renderTask(deps: AppDeps, task: TaskRow) {
+/** The task object for a row, with its attempts (read unless given). */
+export function renderTask(deps: AppDeps, task: TaskRow, attempts: readonly AttemptView[] = deps.ctx.store.tasks.attempts(task.id)) {
   const adapter = task.provider ? providerById(deps.ctx, task.provider)?.adapter : undefined;
-  return taskView(task, deps.ctx.store.tasks.attempts(task.id), { canCancel: adapter?.capabilities.cancel ?? false });
+  return taskView(task, attempts, { canCancel: adapter?.capabilities.cancel ?? false });
 }
 
 export function prepareDeps(deps: AppDeps): PrepareDeps {

@@ -61,15 +61,31 @@ function matches(pattern: string, path: string): boolean {
   return p.length === s.length && p.every((part, i) => part.startsWith(':') || part === s[i]);
 }
 
-/** Reject bodies over `maxBytes` with 413 before reading them all. */
+/**
+ * Reject bodies over `maxBytes` with 413 before reading them. A declared Content-Length is checked
+ * directly (Node's parser holds the body to it); only chunked bodies go through hono's streaming
+ * limiter, which would otherwise build a full Web Request for every call.
+ */
 export function limitBody(maxBytes: number): MiddlewareHandler<AppEnv> {
-  return bodyLimit({
+  const tooLarge = () =>
+    // The rest of the body is never read, so the connection cannot be reused.
+    new ApiError('payload_too_large', `request body is larger than ${maxBytes} bytes`, { headers: { connection: 'close' } });
+  const streaming = bodyLimit({
     maxSize: maxBytes,
     onError: () => {
-      // The rest of the body is never read, so the connection cannot be reused.
-      throw new ApiError('payload_too_large', `request body is larger than ${maxBytes} bytes`, { headers: { connection: 'close' } });
+      throw tooLarge();
     },
   });
+  return async function limitBodyMiddleware(c, next) {
+    if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
+    const declared = c.req.header('content-length');
+    if (declared !== undefined) {
+      if (Number(declared) > maxBytes) throw tooLarge();
+      return next();
+    }
+    if (c.req.header('transfer-encoding') === undefined) return next();
+    return streaming(c, next);
+  };
 }
 
 /** Read a JSON body: 415 unless it is declared JSON, 400 when it does not parse. */

@@ -43,9 +43,10 @@ export function assertAffordable(store: Store, keyId: string, amount: Micros, no
 
 /** Reserve `amount` for a task (a hold). Throws 402 when the key cannot afford it. */
 export function hold(store: Store, keyId: string, taskId: string, amount: Micros, now: number, note: string | null = null): void {
-  assertAffordable(store, keyId, amount, now);
+  const key = assertAffordable(store, keyId, amount, now);
   store.ledger.insert({ keyId, taskId, kind: 'hold', amountMicros: amount, balanceDeltaMicros: -amount, note, createdAt: now });
-  store.keys.addBalance(keyId, -amount);
+  // A post-paid key has no balance to move (and skipping the write keeps the submit cheap).
+  if (key.balanceMicros !== null) store.keys.addBalance(keyId, -amount);
 }
 
 /**
@@ -60,7 +61,7 @@ export function settle(store: Store, task: Pick<TaskRow, 'id' | 'keyId' | 'reser
   }
   if (refunded > 0) {
     store.ledger.insert({ keyId: task.keyId, taskId: task.id, kind: 'refund', amountMicros: refunded, balanceDeltaMicros: refunded, createdAt: now });
-    store.keys.addBalance(task.keyId, refunded);
+    if (store.keys.byId(task.keyId)?.balanceMicros !== null) store.keys.addBalance(task.keyId, refunded);
   }
   return { charged, refunded };
 }

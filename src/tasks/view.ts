@@ -1,5 +1,6 @@
 /** The task object (CONTRACT §3): the same shape everywhere a task is returned. */
 import type { AttemptRow, TaskRow } from '../db/schema/index.ts';
+import type { AttemptView } from '../db/repos/tasks.ts';
 import { microsToUsd } from '../pricing/money.ts';
 import { DEFAULT_ESTIMATED_TIME } from '../catalog/models.ts';
 import type { CanonicalModel } from '../../providers/types.ts';
@@ -23,7 +24,7 @@ export interface TaskViewOptions {
   canCancel: boolean;
 }
 
-export function taskView(task: TaskRow, attempts: readonly AttemptRow[], opts: TaskViewOptions) {
+export function taskView(task: TaskRow, attempts: readonly AttemptView[], opts: TaskViewOptions) {
   return {
     id: task.id,
     object: 'video.generation.task',

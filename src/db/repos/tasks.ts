@@ -7,6 +7,8 @@ import { fastTable } from '../fast.ts';
 import { attempts, tasks, type AttemptRow, type TaskRow } from '../schema/index.ts';
 
 export type NewTask = typeof tasks.$inferInsert;
+/** What the task object shows of an attempt. */
+export type AttemptView = Pick<AttemptRow, 'providerId' | 'status' | 'upstreamId' | 'errorCode' | 'errorMessage'>;
 export type NewAttempt = typeof attempts.$inferInsert;
 export type TaskPatch = Partial<Omit<TaskRow, 'id' | 'keyId' | 'createdAt'>>;
 export type AttemptPatch = Partial<Pick<AttemptRow, 'upstreamId' | 'status' | 'errorCode' | 'errorMessage' | 'updatedAt'>>;
@@ -21,12 +23,24 @@ export function tasksRepo(sqlite: Database.Database) {
   const nextPage = t.select('WHERE "key_id" = ? AND "id" < ? ORDER BY "id" DESC LIMIT ?');
   const all = t.select('');
   const due = sqlite.prepare('SELECT "id", "provider" FROM "tasks" WHERE "next_poll_at" IS NOT NULL AND "next_poll_at" <= ? ORDER BY "next_poll_at" LIMIT ?');
+  // The status path in one statement: the task and, as JSON, what the task object shows of its attempts.
+  const withAttempts = sqlite.prepare(
+    `${t.selectSql.replace(' FROM "tasks"', '')}, (SELECT json_group_array(json_object('providerId', "provider_id", 'status', "status", 'upstreamId', "upstream_id", 'errorCode', "error_code", 'errorMessage', "error_message")) FROM (SELECT * FROM "attempts" WHERE "task_id" = "tasks"."id" ORDER BY "seq")) AS "attemptsJson" FROM "tasks" WHERE "id" = ?`,
+  );
   const attemptTask = sqlite.prepare('SELECT "task_id" AS taskId FROM "attempts" WHERE "id" = ?');
 
   return {
     insertTask: (row: NewTask): void => t.insert(row),
     insertAttempt: (row: NewAttempt): void => a.insert(row),
     get: (id: string): TaskRow | undefined => byId.get(id),
+    /** A task with the attempt fields its view shows, in one read. */
+    getWithAttempts(id: string): { task: TaskRow; attempts: AttemptView[] } | undefined {
+      const row = withAttempts.get(id) as (Record<string, unknown> & { attemptsJson: string }) | undefined;
+      if (!row) return undefined;
+      const attempts = JSON.parse(row.attemptsJson) as AttemptView[];
+      delete (row as Partial<typeof row>).attemptsJson;
+      return { task: t.map(row), attempts };
+    },
     attempts: (taskId: string): AttemptRow[] => attemptsOf.all(taskId),
     update: (id: string, patch: TaskPatch): void => t.update(id, patch),
     updateAttempt: (id: string, patch: AttemptPatch): void => a.update(id, patch),

@@ -52,7 +52,6 @@ export const tasks = sqliteTable(
   (t) => [
     index('tasks_key_id').on(t.keyId, t.id),
     index('tasks_next_poll').on(t.nextPollAt),
-    index('tasks_created').on(t.createdAt),
   ],
 );
 

@@ -18,7 +18,12 @@ export function ownTask(deps: AppDeps, c: Context<AppEnv>, id: string) {
 }
 
 export function readRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
-  const getOne = (c: Context<AppEnv>) => c.json(renderTask(deps, ownTask(deps, c, c.req.param('id')!)));
+  const getOne = (c: Context<AppEnv>) => {
+    const id = c.req.param('id')!;
+    const found = deps.ctx.store.tasks.getWithAttempts(id);
+    if (!found || found.task.keyId !== c.get('apiKey').id) throw new ApiError('not_found', `no task ${id}`, { param: 'id' });
+    return c.json(renderTask(deps, found.task, found.attempts));
+  };
   app.get('/v1/tasks/:id', getOne);
   app.get('/v1/videos/generations/:id', getOne);
 
