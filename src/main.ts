@@ -23,6 +23,7 @@ async function main(): Promise<void> {
   if (!adminKey) throw new ConfigError('REELROUTE_ADMIN_KEY: required outside demo mode');
 
   const store = openStore(process.env.REELROUTE_DB ?? './data/reelroute.db');
+  store.checkpointInBackground();
   const runtime = createRuntime({ config, store, adminKey, log, processMetrics: true });
   const server = serve({ fetch: runtime.app.fetch, hostname: config.server.host, port: config.server.port });
   await new Promise<void>((resolve, reject) => {
@@ -48,7 +49,7 @@ async function main(): Promise<void> {
     await Promise.all([runtime.poller.stop(), runtime.callbacks.stop()]);
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await demo?.close();
-    store.close();
+    await store.close();
     process.exit(0);
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));

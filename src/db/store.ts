@@ -3,6 +3,7 @@
  * layer sees repositories and `transaction(fn)`, never SQL.
  */
 import { openDb, type DbHandle } from './client.ts';
+import { startCheckpointer, type Checkpointer } from './checkpointer.ts';
 import { deliveriesRepo, idempotencyRepo, type DeliveriesRepo, type IdempotencyRepo } from './repos/deliveries.ts';
 import { elementsRepo, type ElementsRepo } from './repos/elements.ts';
 import { keysRepo, type KeysRepo } from './repos/keys.ts';
@@ -20,13 +21,16 @@ export interface Store {
   transaction<T>(fn: () => T): T;
   /** True when the database answers. */
   ping(): boolean;
-  close(): void;
+  /** Checkpoint the WAL from a worker thread instead of inside request-path commits (servers). */
+  checkpointInBackground(): void;
+  close(): Promise<void>;
 }
 
 export function openStore(path: string): Store {
   const handle: DbHandle = openDb(path);
   const { db, sqlite } = handle;
   const ping = sqlite.prepare('select 1 as ok');
+  let checkpointer: Checkpointer | undefined;
   return {
     keys: keysRepo(db, sqlite),
     tasks: tasksRepo(sqlite),
@@ -36,6 +40,12 @@ export function openStore(path: string): Store {
     idempotency: idempotencyRepo(db),
     transaction: <T>(fn: () => T): T => sqlite.transaction(fn).immediate(),
     ping: () => (ping.get() as { ok: number } | undefined)?.ok === 1,
-    close: () => handle.close(),
+    checkpointInBackground: () => {
+      if (path !== ':memory:') checkpointer ??= startCheckpointer(sqlite, path);
+    },
+    close: async () => {
+      await checkpointer?.stop();
+      handle.close();
+    },
   };
 }

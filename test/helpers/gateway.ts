@@ -164,7 +164,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       await server.close();
       await media.close();
       await Promise.all(Object.values(emulators).map((e) => e.close()));
-      store.close();
+      await store.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };

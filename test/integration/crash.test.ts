@@ -103,6 +103,6 @@ it('a SIGKILL mid-task loses nothing: completed once upstream, charged once', as
     expect(totals).toMatchObject({ hold: 500_000, charge: 500_000, refund: 0 });
     expectLedgerInvariants(store);
   } finally {
-    store.close();
+    await store.close();
   }
 }, 60_000);

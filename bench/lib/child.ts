@@ -1,0 +1,79 @@
+/** Parent side of the child servers: fork with tsx and IPC, wait for ready, call commands, read RSS. */
+import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { ChildInfo, ChildOptions } from '../gateway-server.ts';
+import { benchPids } from './cpu.ts';
+
+const SCRIPT = fileURLToPath(new URL('../gateway-server.ts', import.meta.url));
+
+export interface Child {
+  proc: ChildProcess;
+  pid: number;
+  info: ChildInfo;
+  call<T = unknown>(cmd: string, args?: unknown): Promise<T>;
+  /** Resident set size now (and the peak so far), from /proc, bytes. */
+  rss(): { rss: number; hwm: number; anon: number; file: number; shmem: number };
+  /** CPU time used so far (user + system), seconds, from /proc/<pid>/stat. */
+  cpuS(): number;
+  exit(): Promise<void>;
+}
+
+export async function startChild(opts: ChildOptions, extraExecArgv: string[] = []): Promise<Child> {
+  const proc = fork(SCRIPT, [], {
+    execArgv: [...extraExecArgv, '--import', 'tsx'],
+    env: { ...process.env, LOG_LEVEL: 'silent', BENCH_CHILD: JSON.stringify(opts) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  let nextId = 1;
+  const pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>();
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  const info = await new Promise<ChildInfo>((resolve, reject) => {
+    proc.once('exit', (code) => reject(new Error(`child (${opts.role}) exited with ${code} before it was ready`)));
+    proc.on('message', (msg: any) => {
+      if (msg.type === 'ready') resolve(msg.info as ChildInfo);
+      else if (msg.type === 'reply') {
+        const p = pending.get(msg.id);
+        pending.delete(msg.id);
+        if (msg.ok) p?.resolve(msg.result);
+        else p?.reject(new Error(msg.error));
+      }
+    });
+  });
+  const pid = proc.pid!;
+  benchPids.add(pid);
+  proc.once('exit', () => benchPids.delete(pid));
+  return {
+    proc,
+    pid,
+    info,
+    call: (cmd, args) =>
+      new Promise((resolve, reject) => {
+        const id = nextId++;
+        pending.set(id, { resolve, reject });
+        proc.send({ id, cmd, args });
+      }),
+    rss() {
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
+      return { rss: kb('VmRSS'), hwm: kb('VmHWM'), anon: kb('RssAnon'), file: kb('RssFile'), shmem: kb('RssShmem') };
+    },
+    cpuS() {
+      // Fields after the "(comm)" part: state is field 3, utime 14, stime 15 (clock ticks, 100/s on Linux).
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return (Number(rest[11]) + Number(rest[12])) / 100;
+    },
+    async exit() {
+      if (proc.exitCode !== null) return;
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 15_000);
+      try {
+        proc.send({ id: nextId++, cmd: 'exit' });
+      } catch {
+        proc.kill('SIGTERM');
+      }
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
