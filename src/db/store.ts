@@ -19,6 +19,12 @@ export interface Store {
   idempotency: IdempotencyRepo;
   /** Run `fn` in one IMMEDIATE transaction: all of it is written, or none. */
   transaction<T>(fn: () => T): T;
+  /**
+   * Group commit: like `transaction`, but `fn` joins the other calls made in the same event-loop
+   * turn and they commit together (each in its own savepoint, so one throwing rolls back only
+   * itself). Resolves once `fn`'s writes are durable in the WAL.
+   */
+  batch<T>(fn: () => T): Promise<T>;
   /** True when the database answers. */
   ping(): boolean;
   /** Checkpoint the WAL from a worker thread instead of inside request-path commits (servers). */
@@ -31,6 +37,8 @@ export function openStore(path: string): Store {
   const { db, sqlite } = handle;
   const ping = sqlite.prepare('select 1 as ok');
   let checkpointer: Checkpointer | undefined;
+  const transaction = <T>(fn: () => T): T => sqlite.transaction(fn).immediate();
+  const batch = groupCommit(transaction);
   return {
     keys: keysRepo(db, sqlite),
     tasks: tasksRepo(sqlite),
@@ -38,7 +46,8 @@ export function openStore(path: string): Store {
     elements: elementsRepo(db),
     deliveries: deliveriesRepo(db),
     idempotency: idempotencyRepo(db),
-    transaction: <T>(fn: () => T): T => sqlite.transaction(fn).immediate(),
+    transaction,
+    batch,
     ping: () => (ping.get() as { ok: number } | undefined)?.ok === 1,
     checkpointInBackground: () => {
       if (path !== ':memory:') checkpointer ??= startCheckpointer(sqlite, path);
@@ -48,4 +57,42 @@ export function openStore(path: string): Store {
       handle.close();
     },
   };
+}
+
+interface Pending {
+  fn: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+/** Collect the calls of one event-loop turn and commit them in one transaction. */
+function groupCommit(transaction: <T>(fn: () => T) => T) {
+  let queue: Pending[] = [];
+  const flush = () => {
+    const run = queue;
+    queue = [];
+    const outcomes: (() => void)[] = [];
+    try {
+      transaction(() => {
+        for (const p of run) {
+          try {
+            // A nested better-sqlite3 transaction is a savepoint: a throw undoes only this call.
+            const value = transaction(p.fn);
+            outcomes.push(() => p.resolve(value));
+          } catch (err) {
+            outcomes.push(() => p.reject(err));
+          }
+        }
+      });
+    } catch (err) {
+      for (const p of run) p.reject(err);
+      return;
+    }
+    for (const settle of outcomes) settle();
+  };
+  return <T>(fn: () => T): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      if (queue.length === 0) setImmediate(flush);
+      queue.push({ fn, resolve: resolve as (value: unknown) => void, reject });
+    });
 }

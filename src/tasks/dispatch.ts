@@ -149,7 +149,7 @@ async function runAttempt(ctx: EngineContext, taskId: string, { attempt, candida
     }
   }
   ctx.health.success(provider.id, task.model);
-  accept(ctx, taskId, attempt, created, task.model);
+  await accept(ctx, taskId, attempt, created, task.model);
   return { kind: 'accepted' };
 }
 
@@ -182,11 +182,11 @@ function markAttempt(ctx: EngineContext, id: string, status: AttemptRow['status'
 }
 
 /** The upstream took the task: remember its id and start polling it. */
-export function accept(ctx: EngineContext, taskId: string, attempt: AttemptRow, created: CreateResult, model: string): void {
+export async function accept(ctx: EngineContext, taskId: string, attempt: AttemptRow, created: CreateResult, model: string): Promise<void> {
   const now = ctx.now();
   const running = created.state === 'processing';
   const estimate = ctx.health.p50Completion(attempt.providerId, model);
-  ctx.store.transaction(() => {
+  await ctx.store.batch(() => {
     ctx.store.tasks.updateAttempt(attempt.id, { upstreamId: created.upstreamId, status: running ? 'processing' : 'pending', updatedAt: now });
     ctx.store.tasks.update(taskId, {
       ...(running ? { status: 'processing' } : {}),

@@ -46,7 +46,7 @@ export async function submit(ctx: EngineContext, key: ApiKeyRow, p: Prepared, cl
   const now = ctx.now();
   const taskId = newId('task', now);
   const attempt = attemptRow(ctx, taskId, 1, first, now);
-  ctx.store.transaction(() => {
+  await ctx.store.batch(() => {
     if (claim) take(ctx.store, claim, taskId, now);
     ctx.store.tasks.insertTask({
       id: taskId,

@@ -15,7 +15,10 @@ const JSON_TYPE = { 'content-type': 'application/json' };
 
 export function createRoute(app: Hono<AppEnv>, deps: AppDeps): void {
   const { ctx } = deps;
-  const taskJson = (id: string) => JSON.stringify(renderTask(deps, ctx.store.tasks.get(id)!));
+  const taskJson = (id: string) => {
+    const { task, attempts } = ctx.store.tasks.getWithAttempts(id)!;
+    return JSON.stringify(renderTask(deps, task, attempts));
+  };
   const answer = (c: Context<AppEnv>, claim: IdempotencyClaim | undefined, status: number, text: string): Response => {
     if (claim) complete(ctx.store, claim, status, text);
     return c.body(text, status as 200, JSON_TYPE);
