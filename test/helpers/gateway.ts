@@ -24,6 +24,8 @@ export interface TestProvider {
   enabled?: boolean;
   /** per_second prices (USD) for motion control. */
   price?: { '720p': number; '1080p': number };
+  /** A full price spec for motion control (e.g. credits with credit_usd); wins over `price`. */
+  priceSpec?: Record<string, unknown>;
   emulator?: EmulatorOptions;
 }
 
@@ -96,7 +98,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       priority: p.priority ?? 0,
       enabled: p.enabled ?? true,
       timeout_ms: 2_000,
-      ...(p.price ? { models: { 'kling-v3-motion-control': { price: { per_second: p.price } } } } : {}),
+      ...(p.price || p.priceSpec ? { models: { 'kling-v3-motion-control': { price: p.priceSpec ?? { per_second: p.price } } } } : {}),
     });
   }
   const config = parseConfig({

@@ -105,10 +105,8 @@ describe('money', () => {
 
   it('credits in the price table are converted with credit_usd', async () => {
     gw = await startGateway({
-      providers: [{ id: 'fal-main', type: 'fal' }],
-      config: {},
+      providers: [{ id: 'kie-main', type: 'kie', priceSpec: { per_second: { '720p': 11, '1080p': 18 }, credit_usd: 0.005 } }],
     });
-    gw.runtime.ctx.providers[0]!.models.get('kling-v3-motion-control')!.price.perUnit['720p'] = 55_000; // 11 credits × $0.005
     const res = await gw.call('POST', '/v1/videos/generations', { body: gw.motion(4) });
     expect(res.body.usage).toMatchObject({ unit_price_usd: 0.055, reserved_usd: 0.22 });
   });
