@@ -2,3 +2,4 @@ export * from './keys.ts';
 export * from './tasks.ts';
 export * from './ledger.ts';
 export * from './delivery.ts';
+export * from './admin.ts';

@@ -52,6 +52,8 @@ export const tasks = sqliteTable(
   (t) => [
     index('tasks_key_id').on(t.keyId, t.id),
     index('tasks_next_poll').on(t.nextPollAt),
+    // Spend reports select by creation time.
+    index('tasks_created').on(t.createdAt),
   ],
 );
 
