@@ -19,78 +19,82 @@ const HOUSEKEEPING_MS = 10 * 60_000;
 
 export class Poller {
   private timer: NodeJS.Timeout | null = null;
-  private running: Promise<number> | null = null;
   private stopped = false;
   private lastHousekeeping = -Infinity;
+  /** Status calls in flight per provider: the concurrency bound. */
+  private readonly active = new Map<string, number>();
+  /** Every poll in flight, so stop() can wait for them. */
+  private readonly polls = new Set<Promise<void>>();
 
   constructor(
     private readonly ctx: EngineContext,
     private readonly tickMs = 250,
   ) {}
 
-  /** Start polling in the background on a real timer. */
+  /**
+   * Start polling in the background on a real timer. Each tick launches what is due and does not
+   * wait for it, so one slow provider never holds up the others.
+   */
   start(): void {
     this.stopped = false;
-    const loop = async () => {
+    const loop = () => {
       if (this.stopped) return;
       try {
-        await this.runDue();
+        this.launchDue();
       } catch (err) {
         this.ctx.log.error({ err }, 'poller tick failed');
       }
-      if (!this.stopped) this.timer = setTimeout(loop, this.tickMs);
+      this.timer = setTimeout(loop, this.tickMs);
     };
     this.timer = setTimeout(loop, 0);
   }
 
-  /** Stop scheduling; resolves when the tick in progress (if any) is done. */
+  /** Stop launching; resolves when the polls in flight are done. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    await this.running;
+    await Promise.all(this.polls);
   }
 
-  /** Poll every task due now (one bounded batch). Returns how many were polled. Tests call this. */
-  runDue(): Promise<number> {
-    this.running ??= this.tick().finally(() => (this.running = null));
-    return this.running;
+  /** Poll every task due now (one bounded batch) and wait for those polls. Tests call this. */
+  async runDue(): Promise<number> {
+    const launched = this.launchDue();
+    await Promise.all(launched);
+    return launched.length;
   }
 
-  private async tick(): Promise<number> {
+  /** Launch polls for due tasks, within each provider's free concurrency slots. */
+  private launchDue(): Promise<void>[] {
     const { store, config } = this.ctx;
     const now = this.ctx.now();
     if (now - this.lastHousekeeping >= HOUSEKEEPING_MS) {
       this.lastHousekeeping = now;
       store.idempotency.purgeBefore(now - IDEMPOTENCY_TTL_MS);
     }
-    const due = store.tasks.due(now, config.polling.batch).filter((t) => !this.ctx.inFlight.has(t.id));
-    const byProvider = new Map<string, string[]>();
-    for (const { id, provider } of due) {
+    const launched: Promise<void>[] = [];
+    for (const { id, provider } of store.tasks.due(now, config.polling.batch)) {
       const key = provider ?? '';
-      const list = byProvider.get(key);
-      if (list) list.push(id);
-      else byProvider.set(key, [id]);
+      const busy = this.active.get(key) ?? 0;
+      if (this.ctx.inFlight.has(id) || busy >= config.polling.per_provider_concurrency) continue;
+      this.active.set(key, busy + 1);
+      this.ctx.inFlight.add(id);
+      const poll = this.pollSafely(id).finally(() => {
+        this.active.set(key, (this.active.get(key) ?? 1) - 1);
+        this.ctx.inFlight.delete(id);
+        this.polls.delete(poll);
+      });
+      this.polls.add(poll);
+      launched.push(poll);
     }
-    const workers: Promise<void>[] = [];
-    for (const queue of byProvider.values()) {
-      const n = Math.min(queue.length, config.polling.per_provider_concurrency);
-      for (let i = 0; i < n; i++) workers.push(this.drain(queue));
-    }
-    await Promise.all(workers);
-    return due.length;
+    return launched;
   }
 
-  private async drain(queue: string[]): Promise<void> {
-    for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
-      this.ctx.inFlight.add(id);
-      try {
-        await this.pollOne(id);
-      } catch (err) {
-        this.ctx.log.error({ err, task: id }, 'poll failed');
-        this.reschedule(id);
-      } finally {
-        this.ctx.inFlight.delete(id);
-      }
+  private async pollSafely(id: string): Promise<void> {
+    try {
+      await this.pollOne(id);
+    } catch (err) {
+      this.ctx.log.error({ err, task: id }, 'poll failed');
+      this.reschedule(id);
     }
   }
 
