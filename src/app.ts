@@ -14,6 +14,8 @@ import { callbackRoutes } from './http/tasks/callbacks.ts';
 import { modelRoutes } from './http/models.ts';
 import { adminKeyRoutes } from './http/admin/keys.ts';
 import { adminProviderRoutes } from './http/admin/providers.ts';
+import { adminAuditRoutes } from './http/admin/audit.ts';
+import { adminSpendRoutes } from './http/admin/spend.ts';
 import { opsRoutes } from './http/ops.ts';
 import { webhookRoutes } from './http/webhooks.ts';
 import type { Poller } from './tasks/poller.ts';
@@ -43,6 +45,8 @@ export function createApp(deps: AppDeps, poller: Poller, metrics: Metrics = crea
   modelRoutes(app, deps);
   adminKeyRoutes(app, deps);
   adminProviderRoutes(app, deps);
+  adminAuditRoutes(app, deps);
+  adminSpendRoutes(app, deps);
   opsRoutes(app, deps, metrics);
   webhookRoutes(app, deps, poller);
 

@@ -15,6 +15,7 @@ import { createMetrics } from './metrics.ts';
 import { resolvePrice, type UnitPrice } from './pricing/prices.ts';
 import { HealthTracker } from './routing/health.ts';
 import { buildProviders } from './routing/providers.ts';
+import { applyStoredOverrides } from './routing/overrides.ts';
 import type { CanonicalModel } from '../providers/types.ts';
 import type { EngineContext } from './tasks/context.ts';
 import { Poller } from './tasks/poller.ts';
@@ -48,10 +49,14 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     if (spec) listPrices.set(model as CanonicalModel, resolvePrice(spec));
   }
   const guard = opts.guard ?? createUrlGuard({ allowInsecure: config.callbacks.allow_insecure });
+  const log = opts.log ?? pino({ level: process.env.LOG_LEVEL ?? 'info' });
+  // Changes made through PATCH /admin/providers/{id} survive a restart: stored overrides over the config.
+  const providers = buildProviders(config, now);
+  applyStoredOverrides(providers, store.admin.overrides(), log);
   const ctx: EngineContext = {
     guard,
     store,
-    providers: buildProviders(config, now),
+    providers,
     health: new HealthTracker({ failuresToOpen: config.routing.breaker_failures, cooldownMs: config.routing.breaker_cooldown_ms, now }),
     probe:
       opts.probe ??
@@ -67,7 +72,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     now,
     listPrices,
     inFlight: new Set(),
-    log: opts.log ?? pino({ level: process.env.LOG_LEVEL ?? 'info' }),
+    log,
   };
   const auth = new KeyAuth(store);
   const poller = new Poller(ctx);

@@ -4,19 +4,24 @@
  */
 import { openDb, type DbHandle } from './client.ts';
 import { startCheckpointer, type Checkpointer } from './checkpointer.ts';
+import { adminRepo, type AdminRepo } from './repos/admin.ts';
 import { deliveriesRepo, idempotencyRepo, type DeliveriesRepo, type IdempotencyRepo } from './repos/deliveries.ts';
 import { elementsRepo, type ElementsRepo } from './repos/elements.ts';
 import { keysRepo, type KeysRepo } from './repos/keys.ts';
 import { ledgerRepo, type LedgerRepo } from './repos/ledger.ts';
 import { tasksRepo, type TasksRepo } from './repos/tasks.ts';
+import { spendRepo, type SpendRepo } from './repos/spend.ts';
 
 export interface Store {
   keys: KeysRepo;
   tasks: TasksRepo;
+  /** Spend reports (read-only aggregates over tasks). */
+  spend: SpendRepo;
   ledger: LedgerRepo;
   elements: ElementsRepo;
   deliveries: DeliveriesRepo;
   idempotency: IdempotencyRepo;
+  admin: AdminRepo;
   /** Run `fn` in one IMMEDIATE transaction: all of it is written, or none. */
   transaction<T>(fn: () => T): T;
   /**
@@ -42,10 +47,12 @@ export function openStore(path: string): Store {
   return {
     keys: keysRepo(db, sqlite),
     tasks: tasksRepo(sqlite),
+    spend: spendRepo(sqlite),
     ledger: ledgerRepo(db, sqlite),
     elements: elementsRepo(db),
     deliveries: deliveriesRepo(db),
     idempotency: idempotencyRepo(db),
+    admin: adminRepo(db),
     transaction,
     batch,
     ping: () => (ping.get() as { ok: number } | undefined)?.ok === 1,

@@ -42,6 +42,11 @@ export function openApiDocument(): object {
       '/v1/models': { get: { summary: 'Canonical models, limits and price ranges', responses: ok('a list of models') } },
       '/admin/keys': { get: { summary: 'List keys', responses: ok('keys') }, post: { summary: 'Create a key', responses: ok('the key with its secrets') } },
       '/admin/providers': { get: { summary: 'Providers with prices and health', responses: ok('providers') } },
+      '/admin/providers/{id}': { patch: { summary: 'Enable, re-tier or re-price a provider (live, stored, audited)', parameters: taskId, responses: ok('the provider') } },
+      '/admin/audit': { get: { summary: 'Admin changes, newest first', responses: ok('audit entries') } },
+      '/admin/spend': { get: { summary: 'Spend report by day, key, model, provider (JSON or CSV)', responses: ok('the report') } },
+      '/v1/tasks/{id}/callbacks': { get: { summary: 'Callback delivery attempts', parameters: taskId, responses: ok('deliveries') } },
+      '/v1/tasks/{id}/callbacks/retry': { post: { summary: 'Re-send the latest callback (same webhook-id)', parameters: taskId, responses: ok('the delivery') } },
       '/healthz': { get: { summary: 'Liveness (database answers)', security: [], responses: ok('ok') } },
     },
   };

@@ -65,6 +65,8 @@ export interface Gateway {
   emulators: Record<string, Emulator>;
   runtime: Runtime;
   store: Store;
+  /** The SQLite file: a second store on it sees what a restart would. */
+  dbPath: string;
   now(): number;
   advance(ms: number): void;
   /** Call the gateway; `key` defaults to the test API key. */
@@ -108,7 +110,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     ...opts.config,
     providers,
   });
-  const store = openStore(join(dir, 'reelroute.db'));
+  const dbPath = join(dir, 'reelroute.db');
+  const store = openStore(dbPath);
   const runtime = createRuntime({ config, store, adminKey: ADMIN_KEY, now: clock, log: pino({ level: 'silent' }) });
   const server = await listen(runtime.app);
   let defaultKey = '';
@@ -138,6 +141,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     emulators,
     runtime,
     store,
+    dbPath,
     now: clock,
     advance: (ms) => void (now += ms),
     call,

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { AppEnv } from '../env.ts';
 import type { AppDeps } from '../deps.ts';
 import { readJson } from '../middleware.ts';
+import { audit } from './audit.ts';
 import { ApiError, paramFromPath } from '../../errors.ts';
 import { createKey, keyView } from '../../keys/keys.ts';
 import { credit } from '../../ledger/ledger.ts';
@@ -43,16 +44,21 @@ export function adminKeyRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
 
   app.post('/admin/keys', async (c) => {
     const body = parse(createBody, await readJson(c));
-    const { row, key } = createKey(
-      store,
-      {
-        name: body.name,
-        balanceMicros: optMicros(body.balance_usd) ?? null,
-        dailyBudgetMicros: optMicros(body.daily_budget_usd) ?? null,
-        monthlyBudgetMicros: optMicros(body.monthly_budget_usd) ?? null,
-      },
-      now(),
-    );
+    // createKey's transaction nests (as a savepoint) in this one, with the audit row: never the secret or its hash.
+    const { row, key } = store.transaction(() => {
+      const created = createKey(
+        store,
+        {
+          name: body.name,
+          balanceMicros: optMicros(body.balance_usd) ?? null,
+          dailyBudgetMicros: optMicros(body.daily_budget_usd) ?? null,
+          monthlyBudgetMicros: optMicros(body.monthly_budget_usd) ?? null,
+        },
+        now(),
+      );
+      audit(deps, c, 'key.create', created.row.id, null, keyView(created.row));
+      return created;
+    });
     return c.json({ ...keyView(row), key, webhook_secret: row.webhookSecret });
   });
 
@@ -63,10 +69,13 @@ export function adminKeyRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     const body = parse(patchBody, await readJson(c));
     const daily = optMicros(body.daily_budget_usd);
     const monthly = optMicros(body.monthly_budget_usd);
-    store.keys.patch(row.id, {
-      ...(body.name !== undefined ? { name: body.name } : {}),
-      ...(daily !== undefined ? { dailyBudgetMicros: daily } : {}),
-      ...(monthly !== undefined ? { monthlyBudgetMicros: monthly } : {}),
+    store.transaction(() => {
+      store.keys.patch(row.id, {
+        ...(body.name !== undefined ? { name: body.name } : {}),
+        ...(daily !== undefined ? { dailyBudgetMicros: daily } : {}),
+        ...(monthly !== undefined ? { monthlyBudgetMicros: monthly } : {}),
+      });
+      audit(deps, c, 'key.update', row.id, keyView(row), keyView(store.keys.byId(row.id)!));
     });
     deps.auth.invalidate();
     return c.json(keyView(store.keys.byId(row.id)!));
@@ -74,7 +83,12 @@ export function adminKeyRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
 
   app.delete('/admin/keys/:id', (c) => {
     const row = existing(c);
-    if (row.revokedAt === null) store.keys.patch(row.id, { revokedAt: now() });
+    if (row.revokedAt === null) {
+      store.transaction(() => {
+        store.keys.patch(row.id, { revokedAt: now() });
+        audit(deps, c, 'key.revoke', row.id, keyView(row), keyView(store.keys.byId(row.id)!));
+      });
+    }
     deps.auth.invalidate();
     return c.json(keyView(store.keys.byId(row.id)!));
   });
@@ -85,7 +99,10 @@ export function adminKeyRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     if (row.balanceMicros === null) {
       throw new ApiError('invalid_parameter', 'this key is post-paid (created without balance_usd); it has no balance to credit', { param: 'id' });
     }
-    store.transaction(() => credit(store, row.id, usdToMicros(body.amount_usd), body.note ?? null, now()));
+    store.transaction(() => {
+      credit(store, row.id, usdToMicros(body.amount_usd), body.note ?? null, now());
+      audit(deps, c, 'key.credit', row.id, keyView(row), { ...keyView(store.keys.byId(row.id)!), amount_usd: body.amount_usd, note: body.note ?? null });
+    });
     return c.json(keyView(store.keys.byId(row.id)!));
   });
 }

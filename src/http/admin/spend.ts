@@ -1,0 +1,172 @@
+/**
+ * GET /admin/spend (CONTRACT §5): what tasks created in a UTC date range reserved, charged, refunded
+ * and cost upstream, grouped by any of day, key, model, provider; JSON or CSV.
+ */
+import type { Hono } from 'hono';
+import type { AppEnv } from '../env.ts';
+import type { AppDeps } from '../deps.ts';
+import { ApiError } from '../../errors.ts';
+import { microsToUsd } from '../../pricing/money.ts';
+import { SPEND_DIMENSIONS, type SpendDimension, type SpendMetrics, type SpendRow } from '../../db/repos/spend.ts';
+
+const DAY_MS = 86_400_000;
+/** The longest range one report covers, in days (both ends inclusive). */
+export const MAX_SPEND_DAYS = 366;
+const FORMATS = ['json', 'csv'] as const;
+type Format = (typeof FORMATS)[number];
+
+export interface SpendQuery {
+  from: string;
+  to: string;
+  fromMs: number;
+  /** Exclusive: the start of the day after `to`. */
+  toMs: number;
+  groupBy: SpendDimension[];
+  format: Format;
+}
+
+const isoDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+
+/** YYYY-MM-DD (a real calendar date) → ms at 00:00 UTC, or a 400 naming `param`. */
+function parseDay(value: string, param: string): number {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
+  const ms = m ? Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) : NaN;
+  // The round trip rejects 2026-02-30, month 13 and years Date.UTC would remap (0000–0099).
+  if (!m || Number.isNaN(ms) || isoDay(ms) !== value) {
+    throw new ApiError('invalid_parameter', `${param}: expected a UTC date YYYY-MM-DD, got ${JSON.stringify(value.slice(0, 40))}`, { param });
+  }
+  return ms;
+}
+
+/**
+ * The query of `GET /admin/spend`:
+ * - `from`, `to`: UTC dates (YYYY-MM-DD), both inclusive, selecting tasks by creation time. `to`
+ *   defaults to today (UTC), `from` to the first day of `to`'s month. `from` after `to`, or a range
+ *   over {@link MAX_SPEND_DAYS} days, is a 400 on `to`.
+ * - `group_by`: comma-separated (or repeated) subset of day, key, model, provider, in any order;
+ *   rows keep that order in their fields and their sort. Absent or empty: totals only (`data: []`).
+ *   Unknown or repeated dimensions are a 400.
+ * - `format`: `json` (default) or `csv`.
+ * Other query parameters are ignored (as on `GET /v1/tasks`).
+ */
+export function parseSpendQuery(q: { param(name: string): string | undefined; all(name: string): string[] }, now: number): SpendQuery {
+  const toRaw = q.param('to');
+  const fromRaw = q.param('from');
+  const toMs = toRaw === undefined ? now - (now % DAY_MS) : parseDay(toRaw, 'to');
+  const fromMs = fromRaw === undefined ? Date.UTC(new Date(toMs).getUTCFullYear(), new Date(toMs).getUTCMonth(), 1) : parseDay(fromRaw, 'from');
+  const from = isoDay(fromMs);
+  const to = isoDay(toMs);
+  if (fromMs > toMs) {
+    throw new ApiError('invalid_parameter', `to (${to}${toRaw === undefined ? ', today' : ''}) is before from (${from})`, { param: 'to' });
+  }
+  const days = (toMs - fromMs) / DAY_MS + 1;
+  if (days > MAX_SPEND_DAYS) {
+    throw new ApiError('invalid_parameter', `from ${from} to ${to} spans ${days} days; at most ${MAX_SPEND_DAYS} per report`, { param: 'to' });
+  }
+
+  const groupBy: SpendDimension[] = [];
+  const parts = q.all('group_by').flatMap((v) => (v === '' ? [] : v.split(',')));
+  for (const raw of parts) {
+    const dim = raw.trim();
+    if (!(SPEND_DIMENSIONS as readonly string[]).includes(dim)) {
+      throw new ApiError('invalid_parameter', `group_by: unknown dimension ${JSON.stringify(dim.slice(0, 40))}; use any of ${SPEND_DIMENSIONS.join(', ')}`, {
+        param: 'group_by',
+      });
+    }
+    if (groupBy.includes(dim as SpendDimension)) throw new ApiError('invalid_parameter', `group_by: ${dim} is given twice`, { param: 'group_by' });
+    groupBy.push(dim as SpendDimension);
+  }
+
+  const formatRaw = q.param('format') ?? 'json';
+  if (!(FORMATS as readonly string[]).includes(formatRaw)) {
+    throw new ApiError('invalid_parameter', `format: expected json or csv, got ${JSON.stringify(formatRaw.slice(0, 40))}`, { param: 'format' });
+  }
+  return { from, to, fromMs, toMs: toMs + DAY_MS, groupBy, format: formatRaw as Format };
+}
+
+/** Output columns per dimension (JSON fields and CSV headers). */
+const DIMENSION_COLUMNS: Record<SpendDimension, [column: string, get: (r: SpendRow) => string | null][]> = {
+  day: [['day', (r) => r.day ?? null]],
+  key: [
+    ['key_id', (r) => r.keyId ?? null],
+    ['key_name', (r) => r.keyName ?? null],
+  ],
+  model: [['model', (r) => r.model ?? null]],
+  provider: [['provider', (r) => r.provider ?? null]],
+};
+
+const METRIC_COLUMNS = ['tasks', 'completed', 'failed', 'cancelled', 'billable_units', 'reserved_usd', 'charged_usd', 'refunded_usd', 'upstream_cost_usd'] as const;
+
+/** The metrics as the API shows them (USD only here, at the edge). */
+function metricsView(m: SpendMetrics): Record<(typeof METRIC_COLUMNS)[number], number> {
+  return {
+    tasks: m.tasks,
+    completed: m.completed,
+    failed: m.failed,
+    cancelled: m.cancelled,
+    billable_units: m.billableUnits,
+    reserved_usd: microsToUsd(m.reservedMicros),
+    charged_usd: microsToUsd(m.chargedMicros),
+    refunded_usd: microsToUsd(m.refundedMicros),
+    upstream_cost_usd: microsToUsd(m.upstreamCostMicros),
+  };
+}
+
+function rowView(row: SpendRow, groupBy: readonly SpendDimension[]): Record<string, string | number | null> {
+  const out: Record<string, string | number | null> = {};
+  for (const d of groupBy) for (const [column, get] of DIMENSION_COLUMNS[d]) out[column] = get(row);
+  return Object.assign(out, metricsView(row));
+}
+
+/**
+ * One CSV field per RFC 4180 (quoted when it holds a comma, quote, CR or LF; quotes doubled). Text
+ * starting with = + - @ (or tab / CR) gets a leading apostrophe so spreadsheets do not run it.
+ */
+export function csvField(value: string | number | null): string {
+  if (value === null) return '';
+  let s = String(value);
+  if (typeof value === 'string' && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+}
+
+const csvLine = (fields: (string | number | null)[]) => `${fields.map(csvField).join(',')}\r\n`;
+
+/**
+ * The CSV: a header (group columns, then metric columns), one line per row, then a `total` line
+ * whose first group column says `total` and the other group columns are empty. Without group_by the
+ * report has a single `group` column, so the total line still says `total`.
+ */
+function toCsv(rows: SpendRow[], totals: SpendMetrics, groupBy: readonly SpendDimension[]): string {
+  const groupColumns = groupBy.flatMap((d) => DIMENSION_COLUMNS[d]);
+  const labels = groupColumns.length ? groupColumns.map(([c]) => c) : ['group'];
+  let out = csvLine([...labels, ...METRIC_COLUMNS]);
+  for (const row of rows) {
+    const m = metricsView(row);
+    out += csvLine([...groupColumns.map(([, get]) => get(row)), ...METRIC_COLUMNS.map((c) => m[c])]);
+  }
+  const t = metricsView(totals);
+  out += csvLine(['total', ...labels.slice(1).map(() => null), ...METRIC_COLUMNS.map((c) => t[c])]);
+  return out;
+}
+
+export function adminSpendRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
+  const { store, now } = deps.ctx;
+  app.get('/admin/spend', (c) => {
+    const q = parseSpendQuery({ param: (n) => c.req.query(n), all: (n) => c.req.queries(n) ?? [] }, now());
+    const { rows, totals } = store.spend.report(q.fromMs, q.toMs, q.groupBy);
+    if (q.format === 'csv') {
+      return c.body(toCsv(rows, totals, q.groupBy), 200, {
+        'content-type': 'text/csv; charset=utf-8',
+        'content-disposition': `attachment; filename="spend_${q.from}_${q.to}.csv"`,
+      });
+    }
+    return c.json({
+      object: 'spend_report',
+      from: q.from,
+      to: q.to,
+      group_by: q.groupBy,
+      data: rows.map((r) => rowView(r, q.groupBy)),
+      totals: metricsView(totals),
+    });
+  });
+}
