@@ -141,11 +141,13 @@ async function send(gw: Gateway, r: Req): Promise<Res> {
       },
     });
   }
-  const res = await fetch(gw.url + r.path, {
-    method: r.method,
-    headers: r.headers ?? {},
-    ...(body !== undefined ? { body, duplex: 'half' } : {}),
-  } as RequestInit);
+  const init = { method: r.method, headers: r.headers ?? {}, ...(body !== undefined ? { body, duplex: 'half' } : {}) } as RequestInit;
+  // One retry on a transport error: a keep-alive socket can be closed by the server just as the
+  // client reuses it (a race of the pool, not an answer). Streamed bodies cannot be re-sent.
+  const res = await fetch(gw.url + r.path, init).catch((err: unknown) => {
+    if (r.stream) throw err;
+    return fetch(gw.url + r.path, init);
+  });
   const text = await res.text();
   let json: any;
   try {
