@@ -21,9 +21,11 @@ export class Poller {
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
   private lastHousekeeping = -Infinity;
+  /** Due task ids from the last read of the schedule, per provider, not yet launched. */
+  private queues = new Map<string, string[]>();
   /** Status calls in flight per provider: the concurrency bound. */
   private readonly active = new Map<string, number>();
-  /** Every poll in flight, so stop() can wait for them. */
+  /** Every poll in flight, so stop() and runDue() can wait for them. */
   private readonly polls = new Set<Promise<void>>();
 
   constructor(
@@ -32,15 +34,16 @@ export class Poller {
   ) {}
 
   /**
-   * Start polling in the background on a real timer. Each tick launches what is due and does not
-   * wait for it, so one slow provider never holds up the others.
+   * Start polling in the background on a real timer. Each tick re-reads the schedule; a finished
+   * poll frees its provider's slot for the next queued task at once, so slow providers never hold
+   * up fast ones and no tick waits for the slowest call.
    */
   start(): void {
     this.stopped = false;
     const loop = () => {
       if (this.stopped) return;
       try {
-        this.launchDue();
+        this.refill();
       } catch (err) {
         this.ctx.log.error({ err }, 'poller tick failed');
       }
@@ -53,40 +56,57 @@ export class Poller {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    await Promise.all(this.polls);
+    this.queues.clear();
+    while (this.polls.size) await Promise.all(this.polls);
   }
 
-  /** Poll every task due now (one bounded batch) and wait for those polls. Tests call this. */
+  /** Poll every task due now (one bounded batch) and wait until those polls are done. Tests call this. */
   async runDue(): Promise<number> {
-    const launched = this.launchDue();
-    await Promise.all(launched);
-    return launched.length;
+    const count = this.refill();
+    while (this.polls.size) await Promise.all(this.polls);
+    return count;
   }
 
-  /** Launch polls for due tasks, within each provider's free concurrency slots. */
-  private launchDue(): Promise<void>[] {
+  /** Read what is due (one bounded batch, through the index) and launch within free slots. */
+  private refill(): number {
     const { store, config } = this.ctx;
     const now = this.ctx.now();
     if (now - this.lastHousekeeping >= HOUSEKEEPING_MS) {
       this.lastHousekeeping = now;
       store.idempotency.purgeBefore(now - IDEMPOTENCY_TTL_MS);
     }
-    const launched: Promise<void>[] = [];
+    const queues = new Map<string, string[]>();
+    let count = 0;
     for (const { id, provider } of store.tasks.due(now, config.polling.batch)) {
+      if (this.ctx.inFlight.has(id)) continue;
       const key = provider ?? '';
-      const busy = this.active.get(key) ?? 0;
-      if (this.ctx.inFlight.has(id) || busy >= config.polling.per_provider_concurrency) continue;
-      this.active.set(key, busy + 1);
+      const queue = queues.get(key);
+      if (queue) queue.push(id);
+      else queues.set(key, [id]);
+      count++;
+    }
+    this.queues = queues;
+    for (const key of queues.keys()) this.pump(key);
+    return count;
+  }
+
+  /** Launch queued polls for one provider while it has free slots. */
+  private pump(key: string): void {
+    const queue = this.queues.get(key);
+    const limit = this.ctx.config.polling.per_provider_concurrency;
+    while (queue?.length && (this.active.get(key) ?? 0) < limit) {
+      const id = queue.shift()!;
+      if (this.ctx.inFlight.has(id)) continue;
+      this.active.set(key, (this.active.get(key) ?? 0) + 1);
       this.ctx.inFlight.add(id);
       const poll = this.pollSafely(id).finally(() => {
         this.active.set(key, (this.active.get(key) ?? 1) - 1);
         this.ctx.inFlight.delete(id);
         this.polls.delete(poll);
+        this.pump(key);
       });
       this.polls.add(poll);
-      launched.push(poll);
     }
-    return launched;
   }
 
   private async pollSafely(id: string): Promise<void> {
