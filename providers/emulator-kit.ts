@@ -200,6 +200,31 @@ export function mountCommon(app: Hono, state: EmulatorState): void {
   });
 }
 
+/** Read a create body the way a lenient server does (not JSON → undefined) and remember it for tests. */
+export async function readCreateBody(c: Context, state: EmulatorState): Promise<unknown> {
+  let body: unknown;
+  try {
+    body = await c.req.json();
+  } catch {
+    body = undefined;
+  }
+  state.lastCreateBody = body;
+  return body;
+}
+
+/** Whether a presented credential is accepted: required, and exactly the configured one when set. */
+export function acceptsKey(state: EmulatorState, key: string): boolean {
+  const expected = state.credentials.apiKey;
+  return key !== '' && (expected === undefined || key === expected);
+}
+
+/** Start an emulator app on 127.0.0.1:0 with fresh state. */
+export async function startEmulator(createApp: (state: EmulatorState) => Hono, opts: EmulatorOptions = {}): Promise<Emulator> {
+  const state = new EmulatorState(opts);
+  const server = await listen(createApp(state));
+  return { ...server, state };
+}
+
 /** URL of a task's output file on this emulator. */
 export function outputUrl(origin: string, task: SimTask): string {
   return `${origin}/__files/${task.id}.mp4`;

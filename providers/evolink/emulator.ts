@@ -9,7 +9,6 @@ import { Hono, type Context } from 'hono';
 import {
   EmulatorState,
   applySubmitFault,
-  listen,
   mountCommon,
   originOf,
   outputUrl,
@@ -18,6 +17,9 @@ import {
   type Emulator,
   type EmulatorOptions,
   type SimTask,
+  readCreateBody,
+  acceptsKey,
+  startEmulator,
 } from '../emulator-kit.ts';
 
 // ─── Protocol assumptions (EvoLink docs; unverified ones marked) ──────────────────────────────
@@ -119,8 +121,7 @@ export function createEvolinkEmulatorApp(state: EmulatorState): Hono {
     if (c.req.path.startsWith('/__')) return next();
     const header = c.req.header('authorization') ?? '';
     const key = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
-    const expected = state.credentials.apiKey;
-    if (!key || (expected !== undefined && key !== expected)) {
+    if (!acceptsKey(state, key)) {
       return errorJson(c, 401, 'unauthorized', 'Invalid or missing API key', 'authentication_error');
     }
     return next();
@@ -166,13 +167,7 @@ export function createEvolinkEmulatorApp(state: EmulatorState): Hono {
   app.post('/v1/videos/generations', async (c) => {
     const faulted = await applySubmitFault(c, state);
     if (faulted) return faulted;
-    let body: unknown;
-    try {
-      body = await c.req.json();
-    } catch {
-      body = undefined;
-    }
-    state.lastCreateBody = body;
+    const body = await readCreateBody(c, state);
     const issue = validate(body, elementKnown);
     if (issue) return errorJson(c, 400, 'invalid_parameters', issue.message, 'invalid_request_error', issue.param);
     const b = body as Body;
@@ -202,8 +197,6 @@ export function createEvolinkEmulatorApp(state: EmulatorState): Hono {
 }
 
 /** Start an EvoLink emulator on 127.0.0.1 (any free port). */
-export async function startEvolinkEmulator(opts: EmulatorOptions = {}): Promise<Emulator> {
-  const state = new EmulatorState(opts);
-  const server = await listen(createEvolinkEmulatorApp(state));
-  return { ...server, state };
+export function startEvolinkEmulator(opts: EmulatorOptions = {}): Promise<Emulator> {
+  return startEmulator(createEvolinkEmulatorApp, opts);
 }

@@ -7,7 +7,6 @@ import { Hono, type Context } from 'hono';
 import {
   EmulatorState,
   applySubmitFault,
-  listen,
   mountCommon,
   originOf,
   outputUrl,
@@ -16,6 +15,9 @@ import {
   type Emulator,
   type EmulatorOptions,
   type SimTask,
+  readCreateBody,
+  acceptsKey,
+  startEmulator,
 } from '../emulator-kit.ts';
 
 /** Model ids this emulator serves (PROVIDERS.md: standard = 720p, pro = 1080p). */
@@ -68,8 +70,7 @@ export function createFalEmulatorApp(state: EmulatorState): Hono {
     if (c.req.path.startsWith('/__')) return next();
     const header = c.req.header('authorization') ?? '';
     const key = header.startsWith('Key ') ? header.slice(4).trim() : '';
-    const expected = state.credentials.apiKey;
-    if (!key || (expected !== undefined && key !== expected)) {
+    if (!acceptsKey(state, key)) {
       return c.json({ detail: 'Authentication is required to access this resource' }, 401);
     }
     return next();
@@ -85,13 +86,7 @@ export function createFalEmulatorApp(state: EmulatorState): Hono {
     if (!MODEL_IDS.has(modelId)) return c.json({ detail: `Application '${modelId}' not found` }, 404);
     const faulted = await applySubmitFault(c, state);
     if (faulted) return faulted;
-    let body: unknown;
-    try {
-      body = await c.req.json();
-    } catch {
-      body = undefined;
-    }
-    state.lastCreateBody = body;
+    const body = await readCreateBody(c, state);
     const issues = validate(body);
     if (issues.length > 0) return c.json({ detail: issues.map((i) => ({ ...i, url: 'https://docs.fal.ai/errors' })) }, 422);
     const task = state.createTask(body, { modelId, webhookUrl: c.req.query('fal_webhook') });
@@ -170,10 +165,8 @@ export function createFalEmulatorApp(state: EmulatorState): Hono {
 }
 
 /** Start a fal emulator on 127.0.0.1 (any free port). */
-export async function startFalEmulator(opts: EmulatorOptions = {}): Promise<Emulator> {
-  const state = new EmulatorState(opts);
-  const server = await listen(createFalEmulatorApp(state));
-  return { ...server, state };
+export function startFalEmulator(opts: EmulatorOptions = {}): Promise<Emulator> {
+  return startEmulator(createFalEmulatorApp, opts);
 }
 
 /** First index in sorted `xs` whose value is ≥ `x`. */

@@ -12,7 +12,6 @@ import { Hono, type Context } from 'hono';
 import {
   EmulatorState,
   applySubmitFault,
-  listen,
   mountCommon,
   originOf,
   outputUrl,
@@ -21,6 +20,9 @@ import {
   type Emulator,
   type EmulatorOptions,
   type SimTask,
+  readCreateBody,
+  acceptsKey,
+  startEmulator,
 } from '../emulator-kit.ts';
 
 /** Models this emulator serves: the 3.0 one the gateway uses, and the documented 2.6 one. */
@@ -73,21 +75,14 @@ export function createKieEmulatorApp(state: EmulatorState): Hono {
     if (c.req.path.startsWith('/__')) return next();
     const header = c.req.header('authorization') ?? '';
     const key = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
-    const expected = state.credentials.apiKey;
-    if (!key || (expected !== undefined && key !== expected)) return answer(c, 401, 'You do not have access permissions');
+    if (!acceptsKey(state, key)) return answer(c, 401, 'You do not have access permissions');
     return next();
   });
 
   app.post('/api/v1/jobs/createTask', async (c) => {
     const faulted = await applySubmitFault(c, state);
     if (faulted) return faulted;
-    let body: unknown;
-    try {
-      body = await c.req.json();
-    } catch {
-      body = undefined;
-    }
-    state.lastCreateBody = body;
+    const body = await readCreateBody(c, state);
     const problem = validate(body);
     if (problem) return answer(c, 422, problem);
     const b = body as { model: string; callBackUrl?: string };
@@ -149,8 +144,6 @@ export function createKieEmulatorApp(state: EmulatorState): Hono {
 }
 
 /** Start a kie.ai emulator on 127.0.0.1 (any free port). */
-export async function startKieEmulator(opts: EmulatorOptions = {}): Promise<Emulator> {
-  const state = new EmulatorState(opts);
-  const server = await listen(createKieEmulatorApp(state));
-  return { ...server, state };
+export function startKieEmulator(opts: EmulatorOptions = {}): Promise<Emulator> {
+  return startEmulator(createKieEmulatorApp, opts);
 }

@@ -10,7 +10,6 @@ import { Hono, type Context } from 'hono';
 import {
   EmulatorState,
   applySubmitFault,
-  listen,
   mountCommon,
   originOf,
   outputUrl,
@@ -19,6 +18,8 @@ import {
   type Emulator,
   type EmulatorOptions,
   type SimTask,
+  readCreateBody,
+  startEmulator,
 } from '../emulator-kit.ts';
 import { checkApiKey, checkJwt, klingError, shapeNextFault } from './emulator-auth.ts';
 import { validateElement, validateMotion } from './emulator-validate.ts';
@@ -50,14 +51,6 @@ function failureOf(task: SimTask): { code: number; message: string } {
   return { code, message: fate.message ?? base.message };
 }
 
-async function readBody(c: Context): Promise<unknown> {
-  try {
-    return await c.req.json();
-  } catch {
-    return undefined;
-  }
-}
-
 /** The Hono app speaking Kling's official API over `state`. */
 export function createKlingEmulatorApp(state: EmulatorState): Hono {
   const app = new Hono();
@@ -84,8 +77,7 @@ export function createKlingEmulatorApp(state: EmulatorState): Hono {
     shapeNextFault(state);
     const faulted = await applySubmitFault(c, state);
     if (faulted) return faulted;
-    const body = await readBody(c);
-    state.lastCreateBody = body;
+    const body = await readCreateBody(c, state);
     const problem = kind === 'motion' ? validateMotion(body) : validateElement(body);
     if (problem) return klingError(c, 400, 1201, problem);
     const b = body as Record<string, unknown>;
@@ -191,8 +183,6 @@ export function createKlingEmulatorApp(state: EmulatorState): Hono {
 }
 
 /** Start a Kling emulator on 127.0.0.1 (any free port). */
-export async function startKlingEmulator(opts: EmulatorOptions = {}): Promise<Emulator> {
-  const state = new EmulatorState(opts);
-  const server = await listen(createKlingEmulatorApp(state));
-  return { ...server, state };
+export function startKlingEmulator(opts: EmulatorOptions = {}): Promise<Emulator> {
+  return startEmulator(createKlingEmulatorApp, opts);
 }

@@ -11,7 +11,6 @@ import { Hono, type Context } from 'hono';
 import {
   EmulatorState,
   applySubmitFault,
-  listen,
   mountCommon,
   originOf,
   outputUrl,
@@ -20,6 +19,9 @@ import {
   type Emulator,
   type EmulatorOptions,
   type SimTask,
+  readCreateBody,
+  acceptsKey,
+  startEmulator,
 } from '../emulator-kit.ts';
 
 /** Kling versions accepted for motion control (2.6 documented; 3.0 assumed). */
@@ -73,21 +75,14 @@ export function createPiapiEmulatorApp(state: EmulatorState): Hono {
     if (c.req.path.startsWith('/__')) return next();
     // Only x-api-key counts: a Bearer token in Authorization is not PiAPI's scheme.
     const key = (c.req.header('x-api-key') ?? '').trim();
-    const expected = state.credentials.apiKey;
-    if (!key || (expected !== undefined && key !== expected)) return answer(c, 401, 'Unauthorized: invalid api key');
+    if (!acceptsKey(state, key)) return answer(c, 401, 'Unauthorized: invalid api key');
     return next();
   });
 
   app.post('/api/v1/task', async (c) => {
     const faulted = await applySubmitFault(c, state);
     if (faulted) return faulted;
-    let body: unknown;
-    try {
-      body = await c.req.json();
-    } catch {
-      body = undefined;
-    }
-    state.lastCreateBody = body;
+    const body = await readCreateBody(c, state);
     const problem = validate(body);
     if (problem) return answer(c, 400, problem);
     const config = (body as { config?: unknown }).config;
@@ -156,8 +151,6 @@ export function createPiapiEmulatorApp(state: EmulatorState): Hono {
 }
 
 /** Start a PiAPI emulator on 127.0.0.1 (any free port). */
-export async function startPiapiEmulator(opts: EmulatorOptions = {}): Promise<Emulator> {
-  const state = new EmulatorState(opts);
-  const server = await listen(createPiapiEmulatorApp(state));
-  return { ...server, state };
+export function startPiapiEmulator(opts: EmulatorOptions = {}): Promise<Emulator> {
+  return startEmulator(createPiapiEmulatorApp, opts);
 }

@@ -8,7 +8,6 @@ import { Hono, type Context } from 'hono';
 import {
   EmulatorState,
   applySubmitFault,
-  listen,
   mountCommon,
   originOf,
   outputUrl,
@@ -17,6 +16,8 @@ import {
   type Emulator,
   type EmulatorOptions,
   type SimTask,
+  readCreateBody,
+  startEmulator,
 } from '../emulator-kit.ts';
 
 const MODEL = 'kwaivgi/kling-v3-motion-control';
@@ -140,13 +141,7 @@ export function createReplicateEmulatorApp(state: EmulatorState): Hono {
     }
     const faulted = await applySubmitFault(c, state);
     if (faulted) return faulted;
-    let body: unknown;
-    try {
-      body = await c.req.json();
-    } catch {
-      body = undefined;
-    }
-    state.lastCreateBody = body;
+    const body = await readCreateBody(c, state);
     const invalid = validate(body);
     if (invalid.length > 0) {
       const detail = invalid.map((f) => `- ${f.field}: ${f.description}`).join('\n') + '\n';
@@ -185,8 +180,6 @@ export function createReplicateEmulatorApp(state: EmulatorState): Hono {
 }
 
 /** Start a Replicate emulator on 127.0.0.1 (any free port). */
-export async function startReplicateEmulator(opts: EmulatorOptions = {}): Promise<Emulator> {
-  const state = new EmulatorState(opts);
-  const server = await listen(createReplicateEmulatorApp(state));
-  return { ...server, state };
+export function startReplicateEmulator(opts: EmulatorOptions = {}): Promise<Emulator> {
+  return startEmulator(createReplicateEmulatorApp, opts);
 }

@@ -8,7 +8,6 @@ import { Hono, type Context } from 'hono';
 import {
   EmulatorState,
   applySubmitFault,
-  listen,
   mountCommon,
   originOf,
   outputUrl,
@@ -17,6 +16,9 @@ import {
   type Emulator,
   type EmulatorOptions,
   type SimTask,
+  readCreateBody,
+  acceptsKey,
+  startEmulator,
 } from '../emulator-kit.ts';
 
 // ─── Protocol assumptions (documented unless marked unverified): keep them together ───────────
@@ -95,8 +97,7 @@ export function createWavespeedEmulatorApp(state: EmulatorState): Hono {
     if (c.req.path.startsWith('/__')) return next();
     const header = c.req.header('authorization') ?? '';
     const key = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
-    const expected = state.credentials.apiKey;
-    if (!key || (expected !== undefined && key !== expected)) return envelope(c, 401, 'Unauthorized: invalid API key');
+    if (!acceptsKey(state, key)) return envelope(c, 401, 'Unauthorized: invalid API key');
     return next();
   });
 
@@ -146,13 +147,7 @@ export function createWavespeedEmulatorApp(state: EmulatorState): Hono {
     if (!MOTION_MODELS.has(model) && model !== ELEMENT_MODEL) return envelope(c, 404, `model ${model} not found`);
     const faulted = await applySubmitFault(c, state);
     if (faulted) return faulted;
-    let body: unknown;
-    try {
-      body = await c.req.json();
-    } catch {
-      body = undefined;
-    }
-    state.lastCreateBody = body;
+    const body = await readCreateBody(c, state);
     const problem = validate(model, body, elementReady);
     if (problem) return envelope(c, 400, problem);
     const meta: Record<string, unknown> = { model, webhookUrl: c.req.query('webhook') };
@@ -179,8 +174,6 @@ export function createWavespeedEmulatorApp(state: EmulatorState): Hono {
 }
 
 /** Start a WaveSpeed emulator on 127.0.0.1 (any free port). */
-export async function startWavespeedEmulator(opts: EmulatorOptions = {}): Promise<Emulator> {
-  const state = new EmulatorState(opts);
-  const server = await listen(createWavespeedEmulatorApp(state));
-  return { ...server, state };
+export function startWavespeedEmulator(opts: EmulatorOptions = {}): Promise<Emulator> {
+  return startEmulator(createWavespeedEmulatorApp, opts);
 }
