@@ -56,6 +56,8 @@ export interface TaskRef {
   upstreamId: string;
   model: CanonicalModel;
   quality: Quality;
+  /** What the adapter returned as {@link CreateResult.handle} for this attempt, if anything. */
+  handle?: string;
 }
 
 export interface UpstreamStatus {
@@ -81,6 +83,11 @@ export interface UpstreamFailure {
 
 export interface CreateResult extends UpstreamStatus {
   upstreamId: string;
+  /**
+   * Opaque, adapter-defined data the engine stores with the attempt and hands back in
+   * {@link TaskRef.handle} (fal: the status/response/cancel URLs its submit returned).
+   */
+  handle?: string;
 }
 
 /**

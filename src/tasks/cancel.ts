@@ -15,7 +15,7 @@ export async function cancel(ctx: EngineContext, taskId: string): Promise<void> 
   if (!adapter.cancel) throw new ApiError('task_not_cancellable', `provider ${task.provider} does not support cancelling`);
   ctx.inFlight.add(taskId);
   try {
-    await adapter.cancel(refOf(task, attempt.upstreamId));
+    await adapter.cancel(refOf(task, attempt.upstreamId, attempt.upstreamHandle));
   } catch (err) {
     const msg = err instanceof ProviderError ? err.message : String(err);
     throw new ApiError('task_not_cancellable', `provider ${task.provider} refused to cancel: ${msg}`);

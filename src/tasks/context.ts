@@ -35,8 +35,9 @@ export function requestOf(task: TaskRow): UpstreamRequest {
   return JSON.parse(task.request) as UpstreamRequest;
 }
 
-export function refOf(task: TaskRow, upstreamId: string): TaskRef {
-  return { upstreamId, model: task.model as CanonicalModel, quality: task.quality as TaskRef['quality'] };
+/** How an adapter addresses an attempt's upstream task; `handle` is what its create returned. */
+export function refOf(task: TaskRow, upstreamId: string, handle?: string | null): TaskRef {
+  return { upstreamId, model: task.model as CanonicalModel, quality: task.quality as TaskRef['quality'], ...(handle ? { handle } : {}) };
 }
 
 export const TERMINAL = new Set(['completed', 'failed', 'cancelled']);

@@ -44,6 +44,7 @@ export function attemptRow(ctx: EngineContext, taskId: string, seq: number, c: C
     providerId: c.provider.id,
     upstreamId: null,
     webhookToken: webhooks ? randomBytes(24).toString('base64url') : null,
+    upstreamHandle: null,
     status: 'submitting',
     unitCostMicros: c.unitCostMicros,
     errorCode: null,
@@ -187,7 +188,12 @@ export async function accept(ctx: EngineContext, taskId: string, attempt: Attemp
   const running = created.state === 'processing';
   const estimate = ctx.health.p50Completion(attempt.providerId, model);
   await ctx.store.batch(() => {
-    ctx.store.tasks.updateAttempt(attempt.id, { upstreamId: created.upstreamId, status: running ? 'processing' : 'pending', updatedAt: now });
+    ctx.store.tasks.updateAttempt(attempt.id, {
+      upstreamId: created.upstreamId,
+      upstreamHandle: created.handle ?? null,
+      status: running ? 'processing' : 'pending',
+      updatedAt: now,
+    });
     ctx.store.tasks.update(taskId, {
       ...(running ? { status: 'processing' } : {}),
       nextPollAt: now + pollDelay(ctx, ctx.config.polling.initial_ms, attempt),

@@ -151,7 +151,7 @@ export class Poller {
     if (attempt.status === 'submitting' || !attempt.upstreamId) return this.reconcile(task, attempt);
     let status: UpstreamStatus;
     try {
-      status = await provider.adapter.status(refOf(task, attempt.upstreamId));
+      status = await provider.adapter.status(refOf(task, attempt.upstreamId, attempt.upstreamHandle));
     } catch (err) {
       if (err instanceof ProviderError && err.kind === 'not_found' && task.polls + 1 >= NOT_FOUND_LIMIT) {
         return this.failOver(task, attempt, 'upstream_lost', `the upstream no longer knows task ${attempt.upstreamId}`);

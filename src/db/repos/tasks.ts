@@ -11,7 +11,7 @@ export type NewTask = typeof tasks.$inferInsert;
 export type AttemptView = Pick<AttemptRow, 'providerId' | 'status' | 'upstreamId' | 'errorCode' | 'errorMessage'>;
 export type NewAttempt = typeof attempts.$inferInsert;
 export type TaskPatch = Partial<Omit<TaskRow, 'id' | 'keyId' | 'createdAt'>>;
-export type AttemptPatch = Partial<Pick<AttemptRow, 'upstreamId' | 'status' | 'errorCode' | 'errorMessage' | 'updatedAt'>>;
+export type AttemptPatch = Partial<Pick<AttemptRow, 'upstreamId' | 'upstreamHandle' | 'status' | 'errorCode' | 'errorMessage' | 'updatedAt'>>;
 
 export function tasksRepo(sqlite: Database.Database) {
   const t = fastTable(sqlite, tasks, 'id');

@@ -68,6 +68,11 @@ export const attempts = sqliteTable(
     upstreamId: text('upstream_id'),
     /** Secret in this attempt's inbound webhook URL (`/webhooks/{provider}/{token}`). */
     webhookToken: text('webhook_token'),
+    /**
+     * Opaque data the adapter returned with the create (e.g. fal's status/response/cancel URLs),
+     * handed back to it on every poll and cancel of this attempt.
+     */
+    upstreamHandle: text('upstream_handle'),
     status: text('status', { enum: ATTEMPT_STATUSES }).notNull(),
     /** What this provider charges per unit for this task, micro-USD. */
     unitCostMicros: integer('unit_cost_micros').notNull(),
