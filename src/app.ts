@@ -16,6 +16,7 @@ import { adminKeyRoutes } from './http/admin/keys.ts';
 import { adminProviderRoutes } from './http/admin/providers.ts';
 import { adminAuditRoutes } from './http/admin/audit.ts';
 import { adminSpendRoutes } from './http/admin/spend.ts';
+import { adminTaskRoutes } from './http/admin/tasks.ts';
 import { opsRoutes } from './http/ops.ts';
 import { webhookRoutes } from './http/webhooks.ts';
 import type { Poller } from './tasks/poller.ts';
@@ -47,6 +48,7 @@ export function createApp(deps: AppDeps, poller: Poller, metrics: Metrics = crea
   adminProviderRoutes(app, deps);
   adminAuditRoutes(app, deps);
   adminSpendRoutes(app, deps);
+  adminTaskRoutes(app, deps);
   opsRoutes(app, deps, metrics);
   webhookRoutes(app, deps, poller);
 

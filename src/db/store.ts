@@ -11,12 +11,15 @@ import { keysRepo, type KeysRepo } from './repos/keys.ts';
 import { ledgerRepo, type LedgerRepo } from './repos/ledger.ts';
 import { tasksRepo, type TasksRepo } from './repos/tasks.ts';
 import { spendRepo, type SpendRepo } from './repos/spend.ts';
+import { adminTasksRepo, type AdminTasksRepo } from './repos/admin-tasks.ts';
 
 export interface Store {
   keys: KeysRepo;
   tasks: TasksRepo;
   /** Spend reports (read-only aggregates over tasks). */
   spend: SpendRepo;
+  /** Admin reads over every key's tasks and their ledger lines. */
+  adminTasks: AdminTasksRepo;
   ledger: LedgerRepo;
   elements: ElementsRepo;
   deliveries: DeliveriesRepo;
@@ -48,6 +51,7 @@ export function openStore(path: string): Store {
     keys: keysRepo(db, sqlite),
     tasks: tasksRepo(sqlite),
     spend: spendRepo(sqlite),
+    adminTasks: adminTasksRepo(sqlite),
     ledger: ledgerRepo(db, sqlite),
     elements: elementsRepo(db),
     deliveries: deliveriesRepo(db),
