@@ -20,19 +20,23 @@ import {
 } from '../types.ts';
 
 // ─── Assumptions (PROVIDERS.md, partly unverified): correct them here ──────────────────────────
-/** Model id per tier; it is also the path prefix of status/result/cancel URLs. */
+/** Model id per tier: the submit path. */
 export const FAL_MODEL_IDS: Record<Quality, string> = {
   '720p': 'fal-ai/kling-video/v3/standard/motion-control',
   '1080p': 'fal-ai/kling-video/v3/pro/motion-control',
 };
+const FAL_APP = (model: string): string => model.split('/').slice(0, 2).join('/');
 const FAL = {
   defaultBaseUrl: 'https://queue.fal.run',
   submitPath: (model: string) => `/${model}`,
-  // fal's own docs say status/result/cancel URLs use only "owner/app"; PROVIDERS.md gives the full
-  // model id. We follow PROVIDERS.md (TaskRef has no room for the returned status_url).
-  statusPath: (model: string, id: string) => `/${model}/requests/${encodeURIComponent(id)}/status`,
-  resultPath: (model: string, id: string) => `/${model}/requests/${encodeURIComponent(id)}`,
-  cancelPath: (model: string, id: string) => `/${model}/requests/${encodeURIComponent(id)}/cancel`,
+  /**
+   * Status/result/cancel use the `status_url`/`response_url`/`cancel_url` the submit returned, kept
+   * with the attempt (PROVIDERS.md, corrected 2026-11-29). They sit on the app's `owner/alias` only
+   * (`fal-ai/kling-video/requests/{id}/status`), so when an attempt has none (created before they
+   * were stored) or they point at another origin (our key must not go there) the same URLs are
+   * built that way, as fal's own client does.
+   */
+  requestPath: (model: string, id: string) => `/${FAL_APP(model)}/requests/${encodeURIComponent(id)}`,
   webhookParam: 'fal_webhook',
   authHeader: (key: string) => `Key ${key}`,
   /** Unverified list price, USD per output second. */
@@ -58,7 +62,16 @@ const INPUT_ERROR_TYPES = new Set([
 const CANCELLED_ERROR_TYPE = 'client_cancelled';
 // ────────────────────────────────────────────────────────────────────────────────────────────────
 
-const submitAnswer = z.object({ request_id: z.string().min(1), status: z.string().optional() });
+const submitAnswer = z.object({
+  request_id: z.string().min(1),
+  status: z.string().optional(),
+  status_url: z.string().optional(),
+  response_url: z.string().optional(),
+  cancel_url: z.string().optional(),
+});
+/** The URLs of one request, as stored in the attempt's handle. */
+const requestUrls = z.object({ status_url: z.string(), response_url: z.string(), cancel_url: z.string() });
+type RequestUrls = z.infer<typeof requestUrls>;
 const statusAnswer = z.object({
   status: z.enum(['IN_QUEUE', 'IN_PROGRESS', 'COMPLETED']),
   error: z.unknown().optional(),
@@ -127,13 +140,34 @@ export function createFalAdapter(options: AdapterOptions): ProviderAdapter {
   const readTimeout = options.timeoutMs ?? 15_000;
   const headers = (): Record<string, string> => ({ authorization: FAL.authHeader(apiKey) });
 
-  function modelFor(ref: TaskRef): string {
-    if (ref.model !== 'kling-v3-motion-control') throw new ProviderError('invalid_request', `fal does not serve ${ref.model}`);
-    return FAL_MODEL_IDS[ref.quality];
+  const origin = new URL(base).origin;
+  /** The submit's URLs when they are on fal's own origin; otherwise null (built instead). */
+  function keptUrls(answer: Partial<RequestUrls>): RequestUrls | null {
+    const parsed = requestUrls.safeParse(answer);
+    if (!parsed.success) return null;
+    const sameOrigin = Object.values(parsed.data).every((u) => URL.canParse(u) && new URL(u).origin === origin);
+    return sameOrigin ? parsed.data : null;
   }
 
-  async function readResult(model: string, id: string): Promise<UpstreamStatus> {
-    const res = await sendJson({ method: 'GET', url: joinUrl(base, FAL.resultPath(model, id)), headers: headers(), timeoutMs: readTimeout });
+  /** Where to read and cancel this request: the stored submit URLs, else built on owner/alias. */
+  function urlsFor(ref: TaskRef): RequestUrls {
+    if (ref.model !== 'kling-v3-motion-control') throw new ProviderError('invalid_request', `fal does not serve ${ref.model}`);
+    if (ref.handle) {
+      let stored: unknown;
+      try {
+        stored = JSON.parse(ref.handle);
+      } catch {
+        stored = undefined;
+      }
+      const kept = keptUrls((stored ?? {}) as Partial<RequestUrls>);
+      if (kept) return kept;
+    }
+    const response = joinUrl(base, FAL.requestPath(FAL_MODEL_IDS[ref.quality], ref.upstreamId));
+    return { response_url: response, status_url: `${response}/status`, cancel_url: `${response}/cancel` };
+  }
+
+  async function readResult(resultUrl: string): Promise<UpstreamStatus> {
+    const res = await sendJson({ method: 'GET', url: resultUrl, headers: headers(), timeoutMs: readTimeout });
     // Failed requests answer the result URL with their error; auth/throttling are about our call.
     if (res.status === 401 || res.status === 403 || res.status === 429 || res.status === 404) throw httpError(res, 'result');
     if (res.status >= 400) {
@@ -173,12 +207,13 @@ export function createFalAdapter(options: AdapterOptions): ProviderAdapter {
       const parsed = submitAnswer.safeParse(res.body);
       if (!parsed.success) throw badShape('submit', res);
       const state = parsed.data.status === 'IN_PROGRESS' ? 'processing' : 'pending';
-      return { upstreamId: parsed.data.request_id, state };
+      const urls = keptUrls(parsed.data);
+      return { upstreamId: parsed.data.request_id, state, ...(urls ? { handle: JSON.stringify(urls) } : {}) };
     },
 
     async status(ref: TaskRef): Promise<UpstreamStatus> {
-      const model = modelFor(ref);
-      const res = await sendJson({ method: 'GET', url: joinUrl(base, FAL.statusPath(model, ref.upstreamId)), headers: headers(), timeoutMs: readTimeout });
+      const urls = urlsFor(ref);
+      const res = await sendJson({ method: 'GET', url: urls.status_url, headers: headers(), timeoutMs: readTimeout });
       // fal answers 202 while queued or running and 200 once completed.
       if (res.status !== 200 && res.status !== 202) throw httpError(res, 'status');
       const parsed = statusAnswer.safeParse(res.body);
@@ -186,12 +221,11 @@ export function createFalAdapter(options: AdapterOptions): ProviderAdapter {
       const s = parsed.data;
       if (s.status !== 'COMPLETED') return { state: STATE_FOR[s.status] };
       if (s.error || s.error_type) return endedWithError(s.error_type, typeof s.error === 'string' ? s.error : 'fal request failed');
-      return readResult(model, ref.upstreamId);
+      return readResult(urls.response_url);
     },
 
     async cancel(ref: TaskRef): Promise<void> {
-      const model = modelFor(ref);
-      const res = await sendJson({ method: 'PUT', url: joinUrl(base, FAL.cancelPath(model, ref.upstreamId)), headers: headers(), timeoutMs: readTimeout });
+      const res = await sendJson({ method: 'PUT', url: urlsFor(ref).cancel_url, headers: headers(), timeoutMs: readTimeout });
       // 400 ALREADY_COMPLETED maps to invalid_request: the cancel was refused, nothing to retry.
       if (res.status < 200 || res.status >= 300) throw httpError(res, 'cancel');
     },

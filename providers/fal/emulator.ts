@@ -1,7 +1,8 @@
 /**
  * fal queue API emulator, written from PROVIDERS.md (not from the adapter) so the two check each
- * other: `Authorization: Key …`, submit `POST /{model_id}`, status/result/cancel under
- * `/{model_id}/requests/{id}`, FastAPI-style 422s, and finished requests that can carry an error.
+ * other: `Authorization: Key …`, submit `POST /{model_id}`, status/result/cancel only under the
+ * app's `owner/alias` (`/fal-ai/kling-video/requests/{id}`, as fal's own client builds them), the
+ * submit answer carrying those URLs, FastAPI-style 422s, and finished requests that can carry an error.
  */
 import { Hono, type Context } from 'hono';
 import {
@@ -22,6 +23,8 @@ import {
 
 /** Model ids this emulator serves (PROVIDERS.md: standard = 720p, pro = 1080p). */
 const MODEL_IDS = new Set(['fal-ai/kling-video/v3/standard/motion-control', 'fal-ai/kling-video/v3/pro/motion-control']);
+/** A model id's app, `owner/alias`: the prefix of every request URL. */
+const appOf = (modelId: string): string => modelId.split('/').slice(0, 2).join('/');
 
 /**
  * How an emulated failure looks: an input-side fate (`providerSide: false`) is a model error of
@@ -77,7 +80,7 @@ export function createFalEmulatorApp(state: EmulatorState): Hono {
   });
 
   const urls = (c: Context, task: SimTask) => {
-    const base = `${originOf(c)}/${String(task.meta.modelId)}/requests/${task.id}`;
+    const base = `${originOf(c)}/${appOf(String(task.meta.modelId))}/requests/${task.id}`;
     return { response_url: base, status_url: `${base}/status`, cancel_url: `${base}/cancel` };
   };
 
@@ -95,15 +98,15 @@ export function createFalEmulatorApp(state: EmulatorState): Hono {
     return c.json({ status: 'IN_QUEUE', request_id: task.id, queue_position: queuePosition(task), ...urls(c, task) });
   });
 
-  /** Resolve `/{model_id or owner/app}/requests/{id}[/suffix]` to a task created under that model. */
+  /**
+   * Resolve `/{owner}/{alias}/requests/{id}[/suffix]` to a task created under that app. The full
+   * model id (`…/v3/standard/motion-control/requests/…`) is not a path fal serves: 404.
+   */
   function route(c: Context, suffix: '' | '/status' | '/cancel'): SimTask | Response {
-    const m = /^\/(.+)\/requests\/([^/]+)(\/status|\/cancel)?$/.exec(c.req.path);
+    const m = /^\/([^/]+\/[^/]+)\/requests\/([^/]+)(\/status|\/cancel)?$/.exec(c.req.path);
     if (!m || (m[3] ?? '') !== suffix) return c.json({ detail: 'Not Found' }, 404);
     const task = state.tasks.get(m[2] ?? '');
-    const modelId = String(task?.meta.modelId);
-    // fal's docs also accept the short "owner/app" prefix for these URLs.
-    const appPrefix = modelId.split('/').slice(0, 2).join('/');
-    if (!task || (m[1] !== modelId && m[1] !== appPrefix)) return c.json({ detail: 'Request not found' }, 404);
+    if (!task || m[1] !== appOf(String(task.meta.modelId))) return c.json({ detail: 'Request not found' }, 404);
     return task;
   }
 

@@ -68,14 +68,47 @@ describe('fal specifics', () => {
       expect((await post(`${emu.url}/fal-ai/kling-video/v9/motion-control`, input)).status).toBe(404);
     });
 
-    it('serves status under the full model id and the owner/app prefix', async () => {
+    it('returns owner/alias request URLs from submit and serves only those paths', async () => {
       const { emu } = ctx();
-      const { request_id, status_url } = (await (await post(`${emu.url}/${model}`, input)).json()) as { request_id: string; status_url: string };
+      const answer = (await (await post(`${emu.url}/${model}`, input)).json()) as Record<string, string>;
+      const id = answer.request_id!;
+      const app = `${emu.url}/fal-ai/kling-video/requests/${id}`;
+      expect(answer).toMatchObject({ status_url: `${app}/status`, response_url: app, cancel_url: `${app}/cancel` });
       const headers = { authorization: 'Key fal-test-key' };
-      expect(status_url).toBe(`${emu.url}/${model}/requests/${request_id}/status`);
-      const short = await fetch(`${emu.url}/fal-ai/kling-video/requests/${request_id}/status`, { headers });
-      expect(short.status).toBe(202);
-      expect(await short.json()).toMatchObject({ status: 'IN_QUEUE' });
+      const status = await fetch(answer.status_url!, { headers });
+      expect(status.status).toBe(202);
+      expect(await status.json()).toMatchObject({ status: 'IN_QUEUE' });
+      // The full model id is not where fal serves requests.
+      expect((await fetch(`${emu.url}/${model}/requests/${id}/status`, { headers })).status).toBe(404);
+      expect((await fetch(`${emu.url}/${model}/requests/${id}/cancel`, { method: 'PUT', headers })).status).toBe(404);
+      expect((await fetch(`${emu.url}/fal-ai/other-app/requests/${id}/status`, { headers })).status).toBe(404);
+    });
+  });
+
+  describe('request URLs kept with the attempt', () => {
+    it('create returns the submit URLs as the handle, and status/cancel use them', async () => {
+      const { adapter, emu, advance } = ctx();
+      const created = await adapter.create({ request: motionRequest('1080p'), attemptId: 'a' });
+      const urls = JSON.parse(created.handle!) as Record<string, string>;
+      expect(urls.status_url).toBe(`${emu.url}/fal-ai/kling-video/requests/${created.upstreamId}/status`);
+      // An id that is not the request's: only the stored URLs can find it.
+      const ref = { upstreamId: 'elsewhere', model: 'kling-v3-motion-control' as const, quality: '1080p' as const, handle: created.handle! };
+      expect((await adapter.status(ref)).state).toBe('pending');
+      advance(RUN_MS);
+      expect((await adapter.status(ref)).state).toBe('completed');
+      const other = await adapter.create({ request: motionRequest('720p'), attemptId: 'b' });
+      await adapter.cancel!({ ...ref, upstreamId: 'elsewhere', handle: other.handle! });
+      expect(emu.state.cancels).toBe(1);
+    });
+
+    it('without a stored handle, or with URLs on another origin, builds them on owner/alias', async () => {
+      const { adapter, advance } = ctx();
+      const created = await adapter.create({ request: motionRequest('720p'), attemptId: 'a' });
+      const foreign = JSON.stringify({ status_url: 'https://evil.example/s', response_url: 'https://evil.example/r', cancel_url: 'https://evil.example/c' });
+      const ref = { upstreamId: created.upstreamId, model: 'kling-v3-motion-control' as const, quality: '720p' as const };
+      advance(RUN_MS);
+      expect((await adapter.status(ref)).state).toBe('completed');
+      expect((await adapter.status({ ...ref, handle: foreign })).state).toBe('completed');
     });
   });
 });
