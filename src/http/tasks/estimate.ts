@@ -1,11 +1,15 @@
-/** POST /v1/videos/generations/estimate — the same checks and quote as create; creates nothing. */
+/**
+ * POST /v1/videos/generations/estimate — the same checks and quote as create; creates nothing.
+ * Every amount is what the calling key would pay (CONTRACT §3): with list prices that is the list
+ * price whichever provider runs it, so no candidate shows the operator's upstream cost (the margin).
+ */
 import type { Hono } from 'hono';
 import type { AppEnv } from '../env.ts';
 import { prepareDeps, type AppDeps } from '../deps.ts';
 import { readJson } from '../middleware.ts';
 import { prepare } from '../../tasks/prepare.ts';
 import { quote } from '../../tasks/submit.ts';
-import { rankCandidates } from '../../routing/select.ts';
+import { rankCandidates, type Candidate } from '../../routing/select.ts';
 import { microsToUsd } from '../../pricing/money.ts';
 import { ApiError } from '../../errors.ts';
 
@@ -27,6 +31,9 @@ export function estimateRoute(app: Hono<AppEnv>, deps: AppDeps): void {
       units: p.units,
       ...(p.onlyProvider ? { onlyProvider: p.onlyProvider } : {}),
     });
+    const list = deps.ctx.listPrices.get(p.model);
+    // Without a list price the key pays the upstream cost of the provider that runs it.
+    const keyPays = (cand: Candidate) => (list ? list.perUnit[p.quality] * p.units : cand.estimateMicros);
     return c.json({
       model: p.model,
       billing_rule: p.rule,
@@ -37,7 +44,7 @@ export function estimateRoute(app: Hono<AppEnv>, deps: AppDeps): void {
       candidates: candidates.map((cand) => ({
         provider: cand.provider.id,
         priority: cand.provider.priority,
-        estimate_usd: cand.provider.models.has(p.model) ? microsToUsd(cand.estimateMicros) : null,
+        estimate_usd: cand.provider.models.has(p.model) ? microsToUsd(keyPays(cand)) : null,
         eligible: cand.eligible,
         reason: cand.reason,
       })),
