@@ -53,7 +53,7 @@ describe('margin privacy under list pricing', () => {
     });
     receiver = await listen(app);
     const seen: { what: string; text: string }[] = [];
-    const record = (what: string, res: { status: number; body: unknown }) => {
+    const record = <R extends { status: number; body: any }>(what: string, res: R): R => {
       seen.push({ what: `${what} → ${res.status}`, text: JSON.stringify(res.body) });
       return res;
     };
