@@ -27,7 +27,6 @@ import {
   KLING,
   createdElement,
   createdTask,
-  elementIdValue,
   elementStatus,
   elementTask,
   envelope,
@@ -77,7 +76,7 @@ function motionBody(req: MotionRequest, input: CreateInput): Record<string, unkn
   const contents: Record<string, unknown>[] = [];
   if (req.prompt !== undefined && req.prompt.length > 0) contents.push({ type: 'prompt', text: req.prompt });
   contents.push({ type: 'image', url: req.imageUrl }, { type: 'video', url: req.videoUrl });
-  for (const id of req.elementIds ?? []) contents.push({ type: 'element', element_id: elementIdValue(id) });
+  (req.elementIds ?? []).forEach((id, i) => contents.push(KLING.elementItem(id, i)));
   return {
     contents,
     settings: { character_orientation: req.orientation, audio: req.keepOriginalSound ? 'original' : 'off', resolution: req.quality },

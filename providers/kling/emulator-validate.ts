@@ -16,6 +16,7 @@ export function validateMotion(body: unknown): string | null {
   if (!isObject(body)) return 'request body must be a JSON object';
   if (!Array.isArray(body.contents) || body.contents.length === 0) return 'contents is required';
   const count = { prompt: 0, image: 0, video: 0, element: 0 };
+  const itemIds = new Set<string>();
   for (const item of body.contents) {
     if (!isObject(item)) return 'contents items must be objects';
     switch (item.type) {
@@ -27,9 +28,12 @@ export function validateMotion(body: unknown): string | null {
         if (!isText(item.url)) return `contents.${item.type}.url is required`;
         break;
       case 'element': {
-        const id = item.element_id;
-        const okId = (typeof id === 'number' && Number.isInteger(id) && id > 0) || (typeof id === 'string' && /^\d+$/.test(id));
-        if (!okId) return 'contents.element.element_id must be an element id';
+        // PROVIDERS.md (second-hand): element_id is a string, and each element item has an id
+        // unique within the task.
+        if (typeof item.element_id !== 'string' || !/^\d+$/.test(item.element_id)) return 'contents.element.element_id must be an element id string';
+        if (!isText(item.id)) return 'contents.element.id is required';
+        if (itemIds.has(item.id)) return `contents.element.id ${JSON.stringify(item.id)} is not unique`;
+        itemIds.add(item.id);
         break;
       }
       default:

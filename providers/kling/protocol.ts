@@ -30,6 +30,11 @@ export const KLING = {
   priceAsOf: '2026-11-25',
   motionPriceSource: 'PROVIDERS.md: Kling 3.0 motion control 0.9 units/s (720p), 1.2 units/s (1080p), $0.14/unit at list',
   elementPriceSource: 'PROVIDERS.md: element price unverified; 0.1 unit per element is a placeholder',
+  /**
+   * An element in a motion task's `contents` (second-hand, PROVIDERS.md): `element_id` as a string,
+   * and an `id` unique within the task. `element_{n}` (1-based, in request order) is our choice of id.
+   */
+  elementItem: (elementId: string, index: number) => ({ type: 'element', id: `element_${index + 1}`, element_id: elementId }),
 } as const;
 /**
  * Error codes (PROVIDERS.md) → what the router does. Readings of ours:
@@ -58,9 +63,8 @@ export function kindForCode(code: number): ProviderErrorKind | undefined {
 export const FAILED_WITHOUT_CODE = 'kling_task_failed';
 /*
  * Task ids are strings (a number id is a bad answer). Element ids come back as JSON numbers and are
- * read losslessly from the raw text (ids above 2^53 would otherwise be corrupted); an element id is
- * sent as a number only when it is a decimal integer that a JSON number carries exactly, else as
- * the string we were given (unverified whether Kling accepts that).
+ * read losslessly from the raw text (ids above 2^53 would otherwise be corrupted) and always sent
+ * back as a string (see `elementItem` above).
  * Also (adapter.ts): a bare HTTP 404 (no code) on a create is `unavailable` (wrong path upstream);
  * an empty query list is `not_found`; element tasks have no documented lookup by external_task_id,
  * so findByAttemptId throws for them ("cannot tell"); callbacks are the task object of either format.
@@ -176,11 +180,4 @@ export function parseLossless(text: string): unknown {
   } catch {
     return undefined;
   }
-}
-
-/** Element id → what the new format's `element_id` carries: a number when exact, else the string. */
-export function elementIdValue(id: string): number | string {
-  if (!/^(0|[1-9]\d*)$/.test(id)) return id;
-  const n = Number(id);
-  return Number.isSafeInteger(n) ? n : id;
 }

@@ -29,10 +29,10 @@ const REPLICATE = {
   /** Tier → `input.mode`. */
   mode: { '720p': 'std', '1080p': 'pro' } as Record<Quality, 'std' | 'pro'>,
   webhookEvents: ['completed'],
-  /** Unverified: the v2.6 list price, USD per output second, assumed for v3. */
-  price: { '720p': 0.09, '1080p': 0.15 },
-  priceAsOf: '2026-11-25',
-  priceSource: 'PROVIDERS.md (unverified; the v2.6 price, assumed for v3), model page https://replicate.com/kwaivgi/kling-v3-motion-control',
+  /** USD per output second, std/pro (PROVIDERS.md, corrected 2026-11-29; $0.09/$0.15 was v2.6). */
+  price: { '720p': 0.07, '1080p': 0.12 },
+  priceAsOf: '2026-06-04',
+  priceSource: 'PROVIDERS.md (v3 model page scraped 2026-06-04), https://replicate.com/kwaivgi/kling-v3-motion-control',
 } as const;
 /**
  * Failure reading: a failed prediction carries only a free-text `error`, no structured code, so

@@ -136,7 +136,7 @@ describe('kling specifics', () => {
   });
 
   describe('element ids', () => {
-    it('round-trips a numeric element id: a number from the query, sent back as a number', async () => {
+    it('round-trips a numeric element id: a number from the query, sent back as a string with a task-unique id', async () => {
       const { adapter, emu, advance } = ctx();
       const el = await adapter.create({ request: elementRequest, attemptId: 'att_el' });
       advance(RUN_MS);
@@ -145,14 +145,41 @@ describe('kling specifics', () => {
       expect(done.elementId).toMatch(/^\d+$/);
       await adapter.create({ request: motionRequest('720p', { orientation: 'video', elementIds: [done.elementId!, '12345'] }), attemptId: 'att_m' });
       const contents = (emu.state.lastCreateBody as { contents: unknown[] }).contents;
-      expect(contents.slice(3)).toEqual([{ type: 'element', element_id: Number(done.elementId) }, { type: 'element', element_id: 12345 }]);
+      expect(contents.slice(3)).toEqual([
+        { type: 'element', id: 'element_1', element_id: done.elementId },
+        { type: 'element', id: 'element_2', element_id: '12345' },
+      ]);
     });
 
-    it('keeps ids a JSON number cannot carry exactly as strings', async () => {
+    it('keeps ids a JSON number cannot carry exactly', async () => {
       const { adapter, emu } = ctx();
       await adapter.create({ request: motionRequest('720p', { orientation: 'video', elementIds: ['123456789012345678901', '007'] }), attemptId: 'a' });
       const contents = (emu.state.lastCreateBody as { contents: unknown[] }).contents;
-      expect(contents.slice(3)).toEqual([{ type: 'element', element_id: '123456789012345678901' }, { type: 'element', element_id: '007' }]);
+      expect(contents.slice(3)).toEqual([
+        { type: 'element', id: 'element_1', element_id: '123456789012345678901' },
+        { type: 'element', id: 'element_2', element_id: '007' },
+      ]);
+    });
+
+    it('the emulator refuses an element item with a numeric element_id, no id, or a repeated id (1201)', async () => {
+      const { emu } = ctx();
+      const base = [{ type: 'image', url: 'https://m/i.png' }, { type: 'video', url: 'https://m/v.mp4' }];
+      const settings = { character_orientation: 'video', resolution: '720p' };
+      const bad = [
+        [{ type: 'element', id: 'e1', element_id: 12345 }],
+        [{ type: 'element', element_id: '12345' }],
+        [{ type: 'element', id: 'e1', element_id: '1' }, { type: 'element', id: 'e1', element_id: '2' }],
+      ];
+      for (const elements of bad) {
+        const res = await fetch(`${emu.url}/motion-control/kling-3.0`, {
+          method: 'POST',
+          headers: { authorization: 'Bearer kling-api-key', 'content-type': 'application/json' },
+          body: JSON.stringify({ contents: [...base, ...elements], settings }),
+        });
+        expect(res.status).toBe(400);
+        expect(await res.json()).toMatchObject({ code: 1201 });
+      }
+      expect(emu.state.tasksCreated).toBe(0);
     });
 
     it('the emulator refuses elements with orientation image (1201, HTTP 400)', async () => {
