@@ -8,6 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { MODELS, QUALITIES } from '../providers/types.ts';
 import { paramFromPath } from './errors.ts';
+import { RULE_BY_MODEL } from './pricing/prices.ts';
 
 const usd = z.number().nonnegative().finite();
 const perQuality = z.strictObject(Object.fromEntries(QUALITIES.map((q) => [q, usd])) as Record<(typeof QUALITIES)[number], typeof usd>);
@@ -114,8 +115,26 @@ export function parseConfig(doc: unknown, env: NodeJS.ProcessEnv = process.env):
   result.data.providers.forEach((p, i) => {
     if (ids.has(p.id)) throw new ConfigError(`invalid config: providers[${i}].id: duplicate id "${p.id}"`);
     ids.add(p.id);
+    for (const [model, entry] of Object.entries(p.models ?? {})) {
+      const wrong = entry?.price && priceRuleMismatch(model, entry.price);
+      if (wrong) throw new ConfigError(`invalid config: providers[${i}].models.${model}.price: ${wrong}`);
+    }
   });
+  for (const [model, spec] of Object.entries(result.data.billing?.models ?? {})) {
+    const wrong = spec && priceRuleMismatch(model, spec);
+    if (wrong) throw new ConfigError(`invalid config: billing.models.${model}: ${wrong}`);
+  }
   return result.data;
+}
+
+/**
+ * Why a price does not fit its model's billing rule, or null. A per-request price on a per-second
+ * model would be multiplied by seconds (and the reverse charged once), so it is refused, not guessed.
+ */
+export function priceRuleMismatch(model: string, spec: PriceConfig): string | null {
+  const rule = RULE_BY_MODEL[model as keyof typeof RULE_BY_MODEL];
+  const given = 'per_second' in spec ? 'per_second' : 'per_request';
+  return rule && rule !== given ? `${model} is billed ${rule}; a ${given} price does not fit it` : null;
 }
 
 export interface LoadedConfig {

@@ -10,7 +10,7 @@ import type { AppDeps } from '../deps.ts';
 import { readJson } from '../middleware.ts';
 import { audit } from './audit.ts';
 import { ApiError, paramFromPath } from '../../errors.ts';
-import { priceSchema } from '../../config.ts';
+import { priceRuleMismatch, priceSchema } from '../../config.ts';
 import type { HealthTracker } from '../../routing/health.ts';
 import type { ProviderRuntime } from '../../routing/providers.ts';
 import { applyOverride, mergeOverride, overridden, OverrideError, overrideOf, overrideRow, type ProviderOverride } from '../../routing/overrides.ts';
@@ -63,6 +63,10 @@ export function adminProviderRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     const provider = providerById(deps.ctx, id);
     if (!provider) throw new ApiError('not_found', `no provider ${id}`, { param: 'id' });
     const change: ProviderOverride = parse(patchBody, await readJson(c));
+    for (const [model, entry] of Object.entries(change.models ?? {})) {
+      const wrong = entry.price && priceRuleMismatch(model, entry.price);
+      if (wrong) throw new ApiError('invalid_parameter', `models.${model}.price: ${wrong}`, { param: `models.${model}.price` });
+    }
     let next;
     try {
       next = overridden(provider, change);
