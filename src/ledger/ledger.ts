@@ -12,27 +12,35 @@ import { microsToUsd, type Micros } from '../pricing/money.ts';
 
 const DAY_MS = 86_400_000;
 
-/** Start of the UTC day and month containing `now`. */
-function periodStarts(now: number): { day: number; month: number } {
-  const d = new Date(now);
-  return { day: now - (now % DAY_MS), month: Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1) };
+/** The UTC day and month containing `at`, as [start, end) in ms. */
+function periods(at: number): { day: [number, number]; month: [number, number] } {
+  const d = new Date(at);
+  const dayStart = at - (((at % DAY_MS) + DAY_MS) % DAY_MS);
+  return {
+    day: [dayStart, dayStart + DAY_MS],
+    month: [Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1), Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1)],
+  };
 }
 
-/** Refuse (402) when `amount` more would exceed the key's balance or a budget. Reads fresh rows. */
-export function assertAffordable(store: Store, keyId: string, amount: Micros, now: number): ApiKeyRow {
+/**
+ * Refuse (402) when `amount` more would exceed the key's balance or a budget. Reads fresh rows.
+ * A budget counts each task in the period it was created (`periodAt`, default `now`): money added
+ * to an older task (a pricier failover) is checked against that task's day and month, not today's.
+ */
+export function assertAffordable(store: Store, keyId: string, amount: Micros, now: number, periodAt: () => number = () => now): ApiKeyRow {
   const key = store.keys.byId(keyId);
   if (!key || key.revokedAt !== null) throw new ApiError('invalid_api_key', 'API key revoked');
   if (key.balanceMicros !== null && key.balanceMicros < amount) {
     throw new ApiError('insufficient_balance', `balance $${microsToUsd(key.balanceMicros)} is below the $${microsToUsd(amount)} this task needs`);
   }
   if (key.dailyBudgetMicros !== null || key.monthlyBudgetMicros !== null) {
-    const { day, month } = periodStarts(now);
-    for (const [budget, since, label] of [
+    const { day, month } = periods(periodAt());
+    for (const [budget, [from, to], label] of [
       [key.dailyBudgetMicros, day, 'daily'],
       [key.monthlyBudgetMicros, month, 'monthly'],
     ] as const) {
       if (budget === null) continue;
-      const spent = store.ledger.spentSince(keyId, since);
+      const spent = store.ledger.spentIn(keyId, from, to);
       if (spent + amount > budget) {
         throw new ApiError('budget_exceeded', `${label} budget $${microsToUsd(budget)} would be exceeded ($${microsToUsd(spent)} spent or held)`);
       }
@@ -41,9 +49,12 @@ export function assertAffordable(store: Store, keyId: string, amount: Micros, no
   return key;
 }
 
-/** Reserve `amount` for a task (a hold). Throws 402 when the key cannot afford it. */
+/**
+ * Reserve `amount` for a task (a hold). Throws 402 when the key cannot afford it. Write the task row
+ * first (same transaction): its creation time decides which budget period the hold counts in.
+ */
 export function hold(store: Store, keyId: string, taskId: string, amount: Micros, now: number, note: string | null = null): void {
-  const key = assertAffordable(store, keyId, amount, now);
+  const key = assertAffordable(store, keyId, amount, now, () => store.tasks.get(taskId)?.createdAt ?? now);
   store.ledger.insert({ keyId, taskId, kind: 'hold', amountMicros: amount, balanceDeltaMicros: -amount, note, createdAt: now });
   // A post-paid key has no balance to move (and skipping the write keeps the submit cheap).
   if (key.balanceMicros !== null) store.keys.addBalance(keyId, -amount);

@@ -8,6 +8,9 @@ import type { MediaProbe } from '../media/probe.ts';
 import type { UrlGuard } from '../net/ssrf.ts';
 import type { UnitPrice } from '../pricing/prices.ts';
 import type { HealthTracker } from '../routing/health.ts';
+import type { FileStore } from '../files/store.ts';
+import type { OutputMirror } from '../files/mirror.ts';
+import type { UnderbilledEvent } from './finish.ts';
 import type { ProviderRuntime } from '../routing/providers.ts';
 
 export interface EngineContext {
@@ -25,6 +28,12 @@ export interface EngineContext {
   /** Tasks being worked on in this process right now: the poller leaves them alone. */
   inFlight: Set<string>;
   log: Logger;
+  /** Uploads, pinned inputs and mirrored outputs (CONTRACT §8). */
+  files: FileStore;
+  /** Holds a completed task back until its outputs are stored (src/files/mirror.ts); absent: complete at once. */
+  mirror?: OutputMirror;
+  /** Called once a completed task turns out under-billed (after its transaction committed): metrics. */
+  onUnderbilled?: (event: UnderbilledEvent) => void;
 }
 
 export function providerById(ctx: EngineContext, id: string): ProviderRuntime | undefined {

@@ -13,13 +13,15 @@ import type { Candidate } from '../routing/select.ts';
 import { rankCandidates } from '../routing/select.ts';
 import type { CanonicalModel, Quality } from '../../providers/types.ts';
 import { TERMINAL, requestOf, type EngineContext } from './context.ts';
+import type { AttemptEnd } from './finish.ts';
 
 /** With webhooks registered, polls are this much rarer (they only catch lost deliveries). */
 const WEBHOOK_POLL_FACTOR = 4;
 
 export type DispatchOutcome =
   | { kind: 'accepted' }
-  | { kind: 'rejected'; message: string }
+  /** The input was rejected; `attempt` is to be marked failed together with the task's end. */
+  | { kind: 'rejected'; message: string; attempt: AttemptEnd }
   | { kind: 'exhausted'; reasons: string[] }
   /** The task ended elsewhere meanwhile (cancelled). */
   | { kind: 'ended' };
@@ -127,8 +129,8 @@ async function runAttempt(ctx: EngineContext, taskId: string, { attempt, candida
   } catch (err) {
     const e = err instanceof ProviderError ? err : new ProviderError('bad_response', `adapter error: ${(err as Error).message}`);
     if (e.kind === 'invalid_request') {
-      markAttempt(ctx, attempt.id, 'failed', 'upstream_rejected', e.message);
-      return { kind: 'rejected', message: `${provider.id}: ${e.message}` };
+      // Not marked here: the finisher marks it in the transaction that ends the task (one step on a crash).
+      return { kind: 'rejected', message: `${provider.id}: ${e.message}`, attempt: { id: attempt.id, errorCode: 'upstream_rejected', errorMessage: e.message } };
     }
     if (e.kind === 'timeout' || e.kind === 'unknown_outcome') {
       created = await lookUp(ctx, attempt, task.model, task.quality);

@@ -7,15 +7,28 @@ import type { AttemptRow, TaskRow } from '../db/schema/index.ts';
 import { newId } from '../ids.ts';
 import { settle } from '../ledger/ledger.ts';
 import { announce } from '../callbacks/outbox.ts';
+import { microsToUsd } from '../pricing/money.ts';
 import { TERMINAL, type EngineContext } from './context.ts';
 
-/** Fail a task and refund its whole hold. Returns false when it had already ended. */
-export function finishFailed(ctx: EngineContext, taskId: string, code: string, message: string): boolean {
+/** An attempt that ends with its task (an input rejection), written in the task's transaction. */
+export interface AttemptEnd {
+  id: string;
+  errorCode: string;
+  errorMessage: string;
+}
+
+/**
+ * Fail a task and refund its whole hold; `attempt` is marked failed in the same transaction (a crash
+ * between the two would leave a failed attempt that the poller fails over). Returns false when it had
+ * already ended.
+ */
+export function finishFailed(ctx: EngineContext, taskId: string, code: string, message: string, attempt?: AttemptEnd): boolean {
   return ctx.store.transaction(() => {
     const task = ctx.store.tasks.get(taskId);
     if (!task || TERMINAL.has(task.status)) return false;
     const now = ctx.now();
     const { charged, refunded } = settle(ctx.store, task, 0, now);
+    if (attempt) ctx.store.tasks.updateAttempt(attempt.id, { status: 'failed', errorCode: attempt.errorCode, errorMessage: attempt.errorMessage, updatedAt: now });
     ctx.store.tasks.update(taskId, {
       status: 'failed',
       errorCode: code,
@@ -52,16 +65,47 @@ export function finishCancelled(ctx: EngineContext, taskId: string, attemptId: s
   });
 }
 
+/** What a completion produced and what the key is billed for. */
+export interface CompletionUsage {
+  /** Units the key is charged for: produced, capped at the units held. */
+  billedUnits: number;
+  /** Units the upstream reported (or the output's header showed) producing, uncapped; null when unknown. */
+  producedUnits: number | null;
+}
+
 /**
- * Complete a task: charge `producedUnits` at the task's unit price (never above the hold), refund
- * the rest, book the upstream cost, and for an element issue our own `el_…` id.
+ * A task produced more than its key was billed for (e.g. a media server showed the probe a shorter
+ * clip than the provider rendered): the key's charge stays capped at its hold, the operator pays the
+ * rest. Reported after the completion committed; `reelroute_underbilled_micros_total` counts it.
  */
-export function finishCompleted(ctx: EngineContext, task: TaskRow, attempt: AttemptRow, status: UpstreamStatus, producedUnits: number): boolean {
+export interface UnderbilledEvent {
+  taskId: string;
+  keyId: string;
+  provider: string;
+  model: string;
+  billedUnits: number;
+  producedUnits: number;
+  /** What the key would have paid for the unbilled units, micro-USD. */
+  unbilledMicros: number;
+  /** What the upstream charges the operator for the unbilled units, micro-USD. */
+  unbilledCostMicros: number;
+}
+
+/**
+ * Complete a task: charge the billed units at the task's unit price (never above the hold), refund
+ * the rest, book the upstream cost of what was produced (never capped: the provider bills it), flag
+ * and audit an under-billing, and for an element issue our own `el_…` id. Returns the under-billing
+ * when there was one (for metrics), `false` when the task had already ended, else `true`.
+ */
+export function finishCompleted(ctx: EngineContext, task: TaskRow, attempt: AttemptRow, status: UpstreamStatus, usage: CompletionUsage): boolean | UnderbilledEvent {
   return ctx.store.transaction(() => {
     const fresh = ctx.store.tasks.get(task.id);
     if (!fresh || TERMINAL.has(fresh.status)) return false;
     const now = ctx.now();
-    const { charged, refunded } = settle(ctx.store, fresh, producedUnits * fresh.unitPriceMicros, now);
+    const { billedUnits, producedUnits } = usage;
+    const { charged, refunded } = settle(ctx.store, fresh, billedUnits * fresh.unitPriceMicros, now);
+    const costUnits = producedUnits ?? billedUnits;
+    const unbilledUnits = producedUnits === null ? 0 : producedUnits - billedUnits;
     let resultData: string | null = null;
     if (fresh.model === 'kling-custom-element' && status.elementId !== undefined) {
       const elementId = newId('el', now);
@@ -83,12 +127,38 @@ export function finishCompleted(ctx: EngineContext, task: TaskRow, attempt: Atte
       resultData,
       chargedMicros: charged,
       refundedMicros: refunded,
-      upstreamCostMicros: producedUnits * attempt.unitCostMicros,
+      upstreamCostMicros: costUnits * attempt.unitCostMicros,
+      producedUnits,
+      underbilled: unbilledUnits > 0,
       nextPollAt: null,
       updatedAt: now,
       finishedAt: now,
     });
     announce(ctx.store, fresh.id, now);
-    return true;
+    if (unbilledUnits <= 0) return true;
+    const event: UnderbilledEvent = {
+      taskId: fresh.id,
+      keyId: fresh.keyId,
+      provider: attempt.providerId,
+      model: fresh.model,
+      billedUnits,
+      producedUnits: producedUnits!,
+      unbilledMicros: unbilledUnits * fresh.unitPriceMicros,
+      unbilledCostMicros: unbilledUnits * attempt.unitCostMicros,
+    };
+    ctx.store.admin.insertAudit({
+      at: now,
+      action: 'task.underbilled',
+      target: fresh.id,
+      before: JSON.stringify({ billed_units: billedUnits, charged_usd: microsToUsd(charged) }),
+      after: JSON.stringify({
+        produced_units: producedUnits,
+        provider: attempt.providerId,
+        unbilled_usd: microsToUsd(event.unbilledMicros),
+        upstream_cost_usd: microsToUsd(costUnits * attempt.unitCostMicros),
+      }),
+      requestId: null,
+    });
+    return event;
   });
 }

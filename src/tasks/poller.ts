@@ -7,10 +7,10 @@ import { ProviderError, type UpstreamStatus } from '../../providers/types.ts';
 import type { AttemptRow, TaskRow } from '../db/schema/index.ts';
 import { TERMINAL, providerById, refOf, type EngineContext } from './context.ts';
 import { accept, dispatch, pollDelay } from './dispatch.ts';
-import { finishCancelled, finishCompleted, finishFailed } from './finish.ts';
+import { finishCancelled, finishCompleted, finishFailed, type CompletionUsage } from './finish.ts';
 import { IDEMPOTENCY_TTL_MS } from './idempotency.ts';
 
-/** Polls that may answer "not found" before the upstream task is taken as lost. */
+/** Status reads in a row that may answer "not found" before the upstream task is taken as lost. */
 const NOT_FOUND_LIMIT = 3;
 /** Lookups of a lost create that may fail before its outcome is taken as unknown. */
 const RECONCILE_TRIES = 10;
@@ -77,7 +77,8 @@ export class Poller {
     }
     const queues = new Map<string, string[]>();
     let count = 0;
-    for (const { id, provider } of store.tasks.due(now, config.polling.batch)) {
+    // Per provider: a hanging provider's backlog fills only its own batch, never another's.
+    for (const { id, provider } of store.tasks.dueByProvider(now, config.polling.batch)) {
       if (this.ctx.inFlight.has(id)) continue;
       const key = provider ?? '';
       const queue = queues.get(key);
@@ -153,15 +154,20 @@ export class Poller {
     try {
       status = await provider.adapter.status(refOf(task, attempt.upstreamId, attempt.upstreamHandle));
     } catch (err) {
-      if (err instanceof ProviderError && err.kind === 'not_found' && task.polls + 1 >= NOT_FOUND_LIMIT) {
-        return this.failOver(task, attempt, 'upstream_lost', `the upstream no longer knows task ${attempt.upstreamId}`);
+      // Only consecutive "not found" reads mean lost: one transient 404 between answers is noise, and
+      // failing over while the first upstream still runs would pay two providers.
+      if (err instanceof ProviderError && err.kind === 'not_found') {
+        const streak = task.notFoundStreak + 1;
+        if (streak >= NOT_FOUND_LIMIT) return this.failOver(task, attempt, 'upstream_lost', `the upstream no longer knows task ${attempt.upstreamId}`);
+        return this.reschedule(taskId, task, { notFoundStreak: streak });
       }
       return this.reschedule(taskId, task);
     }
-    await this.apply(task, attempt, status);
+    await this.apply(task, attempt, status, true);
   }
 
-  private async apply(task: TaskRow, attempt: AttemptRow, status: UpstreamStatus): Promise<void> {
+  /** Move a task on from a status; `read` when it came from our own status read (not a webhook). */
+  private async apply(task: TaskRow, attempt: AttemptRow, status: UpstreamStatus, read = false): Promise<void> {
     switch (status.state) {
       case 'completed':
         await this.complete(task, attempt, status);
@@ -169,8 +175,8 @@ export class Poller {
       case 'failed': {
         const err = status.error ?? { code: 'upstream_failed', message: 'the upstream task failed', providerSide: true };
         if (err.providerSide) return this.failOver(task, attempt, err.code, err.message);
-        this.ctx.store.tasks.updateAttempt(attempt.id, { status: 'failed', errorCode: err.code, errorMessage: err.message, updatedAt: this.ctx.now() });
-        finishFailed(this.ctx, task.id, 'upstream_rejected', `${attempt.providerId}: ${err.message}`);
+        // The attempt and the task end together: a crash in between would fail over an input the upstream rejected.
+        finishFailed(this.ctx, task.id, 'upstream_rejected', `${attempt.providerId}: ${err.message}`, { id: attempt.id, errorCode: err.code, errorMessage: err.message });
         return;
       }
       case 'cancelled':
@@ -186,6 +192,7 @@ export class Poller {
           {
             ...(running && task.status !== 'processing' ? { status: 'processing' as const } : {}),
             ...(status.progress !== undefined && status.progress !== task.progress ? { progress: Math.min(99, status.progress) } : {}),
+            ...(read && task.notFoundStreak !== 0 ? { notFoundStreak: 0 } : {}),
           },
           attempt,
         );
@@ -193,30 +200,46 @@ export class Poller {
     }
   }
 
-  /** Completed upstream: learn how much was produced, then charge that and refund the rest. */
-  private async complete(task: TaskRow, attempt: AttemptRow, status: UpstreamStatus): Promise<void> {
-    let units = task.billableUnits;
-    if (task.billingRule === 'per_request') units = 1;
-    else if (status.outputDurationS !== undefined) units = Math.round(status.outputDurationS);
+  /**
+   * Completed upstream: the completion path. Learn how much was produced, then charge it (capped at
+   * the hold), refund the rest and book what the provider bills (never capped).
+   */
+  async complete(task: TaskRow, attempt: AttemptRow, status: UpstreamStatus): Promise<void> {
+    // Mirrored outputs: the mirror stores the results first and replays this call with our URLs.
+    if (this.ctx.mirror?.defer(task, attempt, status)) return;
+    const usage = await this.measure(task, status);
+    const ended = finishCompleted(this.ctx, task, attempt, status, usage);
+    if (!ended) return;
+    this.ctx.health.success(attempt.providerId, task.model);
+    this.ctx.health.completed(attempt.providerId, task.model, (this.ctx.now() - attempt.createdAt) / 1000);
+    if (ended !== true) {
+      this.ctx.log.warn({ task: task.id, provider: attempt.providerId, billed: ended.billedUnits, produced: ended.producedUnits }, 'task produced more than it was billed for');
+      this.ctx.onUnderbilled?.(ended);
+    }
+  }
+
+  /** Produced units as the upstream reports them or, failing that, as the output's header says. */
+  private async measure(task: TaskRow, status: UpstreamStatus): Promise<CompletionUsage> {
+    if (task.billingRule === 'per_request') return { billedUnits: 1, producedUnits: 1 };
+    let produced: number | null = null;
+    if (status.outputDurationS !== undefined) produced = Math.round(status.outputDurationS);
     else if (status.outputs?.[0]) {
       const probed = await this.ctx.probe.duration(status.outputs[0]);
-      if (probed.ok) units = Math.round(probed.durationS);
+      if (probed.ok) produced = Math.round(probed.durationS);
     }
-    units = Math.max(0, Math.min(units, task.billableUnits));
-    if (finishCompleted(this.ctx, task, attempt, status, units)) {
-      this.ctx.health.success(attempt.providerId, task.model);
-      this.ctx.health.completed(attempt.providerId, task.model, (this.ctx.now() - attempt.createdAt) / 1000);
-    }
+    // Unknown: the quote stands (CONTRACT §3).
+    const billedUnits = produced === null ? task.billableUnits : Math.max(0, Math.min(produced, task.billableUnits));
+    return { billedUnits, producedUnits: produced === null ? null : Math.max(0, produced) };
   }
 
   /** The current attempt failed provider-side: try the next provider under the same task id. */
   private async failOver(task: TaskRow, attempt: AttemptRow | undefined, code: string, message: string): Promise<void> {
     if (attempt) {
-      this.ctx.store.tasks.updateAttempt(attempt.id, { status: 'failed', errorCode: code, errorMessage: message, updatedAt: this.ctx.now() });
+      this.endAttempt(task.id, attempt.id, 'failed', code, message);
       this.ctx.health.failure(attempt.providerId, task.model);
     }
     const outcome = await dispatch(this.ctx, task.id);
-    if (outcome.kind === 'rejected') finishFailed(this.ctx, task.id, 'upstream_rejected', outcome.message);
+    if (outcome.kind === 'rejected') finishFailed(this.ctx, task.id, 'upstream_rejected', outcome.message, outcome.attempt);
     if (outcome.kind === 'exhausted') finishFailed(this.ctx, task.id, 'upstream_failed', `${message}; ${outcome.reasons.join('; ')}`);
   }
 
@@ -238,8 +261,20 @@ export class Poller {
         if (!cannotTell && task.polls < RECONCILE_TRIES) return this.reschedule(task.id, task);
       }
     }
-    this.ctx.store.tasks.updateAttempt(attempt.id, { status: 'unknown', errorCode: 'unknown_outcome', errorMessage: 'the gateway stopped before the provider answered', updatedAt: this.ctx.now() });
+    this.endAttempt(task.id, attempt.id, 'unknown', 'unknown_outcome', 'the gateway stopped before the provider answered');
     await this.failOver(task, undefined, 'unknown_outcome', 'the gateway stopped before the provider answered');
+  }
+
+  /**
+   * End an attempt before the next one starts. The task's counters start again with it: a not-found
+   * streak or a poll count belongs to one upstream task (the reconcile budget reads `polls`).
+   */
+  private endAttempt(taskId: string, attemptId: string, status: 'failed' | 'unknown', code: string, message: string): void {
+    const now = this.ctx.now();
+    this.ctx.store.transaction(() => {
+      this.ctx.store.tasks.updateAttempt(attemptId, { status, errorCode: code, errorMessage: message, updatedAt: now });
+      this.ctx.store.tasks.update(taskId, { polls: 0, notFoundStreak: 0 });
+    });
   }
 
   /** Poll again later, backing off with each poll of this task. */
@@ -252,7 +287,8 @@ export class Poller {
     this.ctx.store.transaction(() => {
       const fresh = this.ctx.store.tasks.get(taskId);
       if (!fresh || TERMINAL.has(fresh.status)) return;
-      this.ctx.store.tasks.update(taskId, { ...patch, nextPollAt: now + delay, polls: task.polls + 1, ...(Object.keys(patch).length ? { updatedAt: now } : {}) });
+      const visible = Object.keys(patch).some((k) => k !== 'notFoundStreak');
+      this.ctx.store.tasks.update(taskId, { ...patch, nextPollAt: now + delay, polls: task.polls + 1, ...(visible ? { updatedAt: now } : {}) });
     });
   }
 }

@@ -74,7 +74,7 @@ export async function submit(ctx: EngineContext, key: ApiKeyRow, p: Prepared, cl
   try {
     const outcome = await dispatch(ctx, taskId, { attempt, candidate: first });
     if (outcome.kind === 'rejected') {
-      finishFailed(ctx, taskId, 'upstream_rejected', outcome.message);
+      finishFailed(ctx, taskId, 'upstream_rejected', outcome.message, outcome.attempt);
       throw new ApiError('upstream_rejected', `the upstream rejected the input: ${outcome.message}`);
     }
     if (outcome.kind === 'exhausted') {

@@ -1,5 +1,5 @@
 /** Ledger rows: append-only, and the sums that budgets and invariant checks need. */
-import { and, eq, gte, inArray, sql } from 'drizzle-orm';
+import { eq, inArray, sql } from 'drizzle-orm';
 import type Database from 'better-sqlite3';
 import type { Db } from '../client.ts';
 import { fastTable } from '../fast.ts';
@@ -15,24 +15,31 @@ export interface LedgerInsert {
   createdAt: number;
 }
 
+/** How far a task's ledger rows may predate it when the wall clock steps back (NTP). */
+const CLOCK_MARGIN_MS = 3_600_000;
+
 export function ledgerRepo(db: Db, sqlite: Database.Database) {
   const entries = fastTable(sqlite, ledgerEntries, 'id');
-  // Spend since a moment = what was held minus what came back; charges are already inside holds.
-  const spentSince = db
-    .select({
-      spent: sql<number>`coalesce(sum(case ${ledgerEntries.kind} when 'hold' then ${ledgerEntries.amountMicros} when 'refund' then -${ledgerEntries.amountMicros} else 0 end), 0)`,
-    })
-    .from(ledgerEntries)
-    .where(and(eq(ledgerEntries.keyId, sql.placeholder('keyId')), gte(ledgerEntries.createdAt, sql.placeholder('since'))))
-    .prepare();
+  // A budget period's spend = held minus refunded for the tasks *created* in it, whenever those rows
+  // were written: yesterday's task refunded today gives back yesterday's budget, not today's (the
+  // rule of the spend report). A task's rows are never older than the task, so the ledger index
+  // bounds the scan; the margin only absorbs a wall clock stepping back a little.
+  const spentIn = sqlite.prepare(
+    `SELECT coalesce(sum(CASE l."kind" WHEN 'hold' THEN l."amount_micros" WHEN 'refund' THEN -l."amount_micros" ELSE 0 END), 0) AS spent
+     FROM "ledger_entries" l JOIN "tasks" t ON t."id" = l."task_id"
+     WHERE l."key_id" = ? AND l."created_at" >= ? AND t."created_at" >= ? AND t."created_at" < ?`,
+  );
 
   return {
     insert(row: LedgerInsert): void {
       entries.insert({ ...row, note: row.note ?? null });
     },
-    /** Held minus refunded for a key since `since` (ms): the spend a budget is checked against. */
-    spentSince(keyId: string, since: number): number {
-      return spentSince.get({ keyId, since })?.spent ?? 0;
+    /**
+     * Held minus refunded for a key's tasks created in [from, to) (ms): the spend a budget period is
+     * checked against, refunds included whenever they came.
+     */
+    spentIn(keyId: string, from: number, to: number): number {
+      return (spentIn.get(keyId, from - CLOCK_MARGIN_MS, from, to) as { spent: number } | undefined)?.spent ?? 0;
     },
     /** Sum of balance deltas of a key: must equal its prepaid balance. */
     balanceOf(keyId: string): number {

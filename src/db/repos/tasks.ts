@@ -22,11 +22,20 @@ export function tasksRepo(sqlite: Database.Database) {
   const firstPage = t.select('WHERE "key_id" = ? ORDER BY "id" DESC LIMIT ?');
   const nextPage = t.select('WHERE "key_id" = ? AND "id" < ? ORDER BY "id" DESC LIMIT ?');
   const all = t.select('');
-  const due = sqlite.prepare('SELECT "id", "provider" FROM "tasks" WHERE "next_poll_at" IS NOT NULL AND "next_poll_at" <= ? ORDER BY "next_poll_at" LIMIT ?');
   // The status path in one statement: the task and, as JSON, what the task object shows of its attempts.
   const withAttempts = sqlite.prepare(
     `${t.selectSql.replace(' FROM "tasks"', '')}, (SELECT json_group_array(json_object('providerId', "provider_id", 'status', "status", 'upstreamId', "upstream_id", 'errorCode', "error_code", 'errorMessage', "error_message")) FROM (SELECT * FROM "attempts" WHERE "task_id" = "tasks"."id" ORDER BY "seq")) AS "attemptsJson" FROM "tasks" WHERE "id" = ?`,
   );
+  // Providers that have tasks, by skip-scanning the (provider, next_poll_at) index: one seek per provider.
+  const providers = sqlite.prepare(
+    `WITH RECURSIVE ps(p) AS (
+       SELECT (SELECT "provider" FROM "tasks" WHERE "provider" IS NOT NULL ORDER BY "provider" LIMIT 1)
+       UNION ALL
+       SELECT (SELECT "provider" FROM "tasks" WHERE "provider" > ps.p ORDER BY "provider" LIMIT 1) FROM ps WHERE ps.p IS NOT NULL
+     ) SELECT p FROM ps WHERE p IS NOT NULL`,
+  );
+  const dueOf = sqlite.prepare('SELECT "id", "provider" FROM "tasks" WHERE "provider" = ? AND "next_poll_at" <= ? ORDER BY "next_poll_at" LIMIT ?');
+  const dueNoProvider = sqlite.prepare('SELECT "id", "provider" FROM "tasks" WHERE "provider" IS NULL AND "next_poll_at" <= ? ORDER BY "next_poll_at" LIMIT ?');
   const attemptTask = sqlite.prepare('SELECT "task_id" AS taskId FROM "attempts" WHERE "id" = ?');
 
   return {
@@ -50,9 +59,15 @@ export function tasksRepo(sqlite: Database.Database) {
     /** A key's tasks, newest first (ids sort by creation time), after the cursor id if given. */
     listForKey: (keyId: string, limit: number, after?: string): TaskRow[] =>
       after ? nextPage.all(keyId, after, limit) : firstPage.all(keyId, limit),
-    /** Tasks whose next poll is due (id and current provider), oldest schedule first. */
-    due: (now: number, limit: number): { id: string; provider: string | null }[] =>
-      due.all(now, limit) as { id: string; provider: string | null }[],
+    /**
+     * Tasks whose next poll is due, at most `limit` per provider (each provider's oldest schedule
+     * first): a provider whose backlog never drains cannot keep another's due tasks from being read.
+     */
+    dueByProvider(now: number, limit: number): { id: string; provider: string | null }[] {
+      const out = dueNoProvider.all(now, limit) as { id: string; provider: string | null }[];
+      for (const { p } of providers.all() as { p: string }[]) out.push(...(dueOf.all(p, now, limit) as { id: string; provider: string }[]));
+      return out;
+    },
     /** All tasks (tests and invariant checks; not for request paths). */
     all: (): TaskRow[] => all.all(),
   };

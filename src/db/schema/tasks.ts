@@ -39,12 +39,20 @@ export const tasks = sqliteTable(
     pinnedProvider: text('pinned_provider'),
     results: text('results'),
     resultData: text('result_data'),
+    /** Mirrored outputs (CONTRACT §8 `result_files`, JSON); null when results are the upstream's URLs. */
+    resultFiles: text('result_files'),
     errorCode: text('error_code'),
     errorMessage: text('error_message'),
     estimatedTime: integer('estimated_time'),
     /** When the poller should look at this task next; null once it needs no more polling. */
     nextPollAt: integer('next_poll_at'),
     polls: integer('polls').notNull().default(0),
+    /** Status reads in a row that answered "not found"; a read that finds the task resets it. */
+    notFoundStreak: integer('not_found_streak').notNull().default(0),
+    /** Units the upstream reported producing (uncapped); null until completed or when it told nothing. */
+    producedUnits: integer('produced_units'),
+    /** Produced more than the key was billed for (the charge is capped at the hold): finance must see it. */
+    underbilled: integer('underbilled', { mode: 'boolean' }).notNull().default(false),
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
     finishedAt: integer('finished_at'),
@@ -52,6 +60,8 @@ export const tasks = sqliteTable(
   (t) => [
     index('tasks_key_id').on(t.keyId, t.id),
     index('tasks_next_poll').on(t.nextPollAt),
+    // The poller reads due work per provider, so one provider's backlog cannot hide another's.
+    index('tasks_provider_next_poll').on(t.provider, t.nextPollAt),
     // Spend reports select by creation time.
     index('tasks_created').on(t.createdAt),
   ],
