@@ -3,8 +3,8 @@
  * shutdown on SIGINT/SIGTERM. With no config file it starts in demo mode.
  */
 import { serve } from '@hono/node-server';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import pino from 'pino';
 import { ConfigError, loadConfig } from './config.ts';
 import { openStore } from './db/store.ts';
 import { newSecret } from './ids.ts';
@@ -12,8 +12,10 @@ import { createKey } from './keys/keys.ts';
 import { usdToMicros } from './pricing/money.ts';
 import { createRuntime } from './runtime.ts';
 import { demoBanner, startDemo, type Demo } from './demo.ts';
+import { createLogger } from './logger.ts';
+import { handleSignals } from './shutdown.ts';
 
-const log = pino({ level: process.env.LOG_LEVEL ?? 'info' });
+const log = createLogger();
 
 async function main(): Promise<void> {
   const { config, path } = loadConfig(process.env);
@@ -41,19 +43,15 @@ async function main(): Promise<void> {
     process.stdout.write(demoBanner({ gatewayUrl: url, adminKey, apiKey: key, mediaUrl: demo.mediaUrl, providers: runtime.ctx.providers }) + '\n');
   }
 
-  let closing = false;
-  const shutdown = async (signal: string) => {
-    if (closing) return;
-    closing = true;
-    log.info({ signal }, 'shutting down');
-    await Promise.all([runtime.poller.stop(), runtime.callbacks.stop()]);
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    await demo?.close();
-    await store.close();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  handleSignals({
+    server: server as Server,
+    log,
+    stopWorkers: () => Promise.all([runtime.poller.stop(), runtime.callbacks.stop()]),
+    release: async () => {
+      await demo?.close();
+      await store.close();
+    },
+  });
 }
 
 main().catch((err: unknown) => {

@@ -5,11 +5,11 @@
  */
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import * as schema from './schema/index.ts';
+import { packagePath } from '../paths.ts';
 
 export type Db = BetterSQLite3Database<typeof schema>;
 
@@ -19,7 +19,8 @@ export interface DbHandle {
   close(): void;
 }
 
-const MIGRATIONS = resolve(dirname(fileURLToPath(import.meta.url)), '../../migrations');
+// From the package root, not this module: the same code also runs bundled from dist/.
+const MIGRATIONS = packagePath('migrations');
 
 /** Open (creating if needed) and migrate the database at `path` (`:memory:` works too). */
 export function openDb(path: string): DbHandle {
