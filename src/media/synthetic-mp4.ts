@@ -1,8 +1,10 @@
 /**
  * Builds tiny but structurally valid ISO-BMFF (MP4 / QuickTime MOV) files whose headers declare a
  * chosen duration. Emulators serve these as "generated videos" and tests use them as reference
- * videos, so the real header parser (mp4box) must accept them; the payload itself is not playable.
+ * videos, so the real header parser (mp4box) must accept them; the single frame is a real H.264
+ * picture, so browsers play them too.
  */
+import { greyFrame } from './h264-frame.ts';
 
 /** Options for {@link syntheticMp4}. */
 export interface SyntheticMp4Options {
@@ -21,13 +23,12 @@ const HEIGHT = 240;
 // ms timescale so fractional durations such as 7.4 s are exact in the header.
 const TIMESCALE = 1000;
 
-// A 4-byte length-prefixed fake IDR NAL unit: the sample the single chunk points at.
-const SAMPLE = Buffer.from([0x00, 0x00, 0x00, 0x04, 0x65, 0x88, 0x84, 0x00]);
-
-// Baseline-profile SPS/PPS; mp4box only stores these bytes, but they are well-formed anyway so
-// stricter tools (ffprobe) do not choke on the sample description.
-const SPS = Buffer.from([0x67, 0x42, 0xc0, 0x1e, 0xd9, 0x01, 0x40, 0x7b, 0x20]);
-const PPS = Buffer.from([0x68, 0xce, 0x3c, 0x80]);
+// A real grey IDR picture (see h264-frame.ts), so browsers can play the file, not just parse it:
+// the sample is the length-prefixed IDR slice, SPS/PPS go in avcC.
+const FRAME = greyFrame(WIDTH, HEIGHT);
+const SAMPLE = Buffer.concat([u32(FRAME.idr.length), FRAME.idr]);
+const SPS = FRAME.sps;
+const PPS = FRAME.pps;
 
 // Identity transformation matrix (16.16 / 2.30 fixed point) shared by mvhd and tkhd.
 const MATRIX = [0x00010000, 0, 0, 0, 0x00010000, 0, 0, 0, 0x40000000];
