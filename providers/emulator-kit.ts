@@ -12,6 +12,9 @@ import type { IncomingMessage } from 'node:http';
 import { Hono, type Context } from 'hono';
 import { serve, type ServerType } from '@hono/node-server';
 import { syntheticMp4 } from '../src/media/synthetic-mp4.ts';
+import { statementCsv, statementLines, statementRange, type EmulatorBilling } from './emulator-statement.ts';
+
+export type { BilledPrice, EmulatorBilling } from './emulator-statement.ts';
 
 /** A fault applied to the next create request. */
 export type SubmitFault =
@@ -168,9 +171,10 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 
 /**
  * Mount the common routes: synthetic output files and the control API.
- * `GET /__files/:id.mp4` serves an MP4 whose header says the task's output duration.
+ * `GET /__files/:id.mp4` serves an MP4 whose header says the task's output duration;
+ * `GET /__emulator/statement?from=&to=` the provider's bill as a usage statement (CSV).
  */
-export function mountCommon(app: Hono, state: EmulatorState): void {
+export function mountCommon(app: Hono, state: EmulatorState, billing: EmulatorBilling): void {
   app.use('*', async (c, next) => {
     if (state.latencyMs > 0 && !c.req.path.startsWith('/__')) await sleep(state.latencyMs);
     const h: Record<string, string> = {};
@@ -184,6 +188,11 @@ export function mountCommon(app: Hono, state: EmulatorState): void {
     if (!task) return c.json({ error: 'not found' }, 404);
     const bytes = syntheticMp4({ durationS: state.durationOf(task) });
     return c.body(new Uint8Array(bytes), 200, { 'content-type': 'video/mp4' });
+  });
+  app.get('/__emulator/statement', (c) => {
+    const range = statementRange(c.req.query('from'), c.req.query('to'));
+    if (typeof range === 'string') return c.json({ error: range }, 400);
+    return c.body(statementCsv(billing, statementLines(state, billing, range)), 200, { 'content-type': 'text/csv; charset=utf-8' });
   });
   app.get('/__emulator/stats', (c) =>
     c.json({ creates_received: state.createsReceived, tasks_created: state.tasksCreated, polls: state.polls, cancels: state.cancels }),

@@ -20,7 +20,9 @@ import {
   readCreateBody,
   acceptsKey,
   startEmulator,
+  type EmulatorBilling,
 } from '../emulator-kit.ts';
+import { toMicros } from '../emulator-statement.ts';
 
 // ─── Protocol assumptions (EvoLink docs; unverified ones marked) ──────────────────────────────
 const MOTION = 'kling-v3-motion-control';
@@ -40,6 +42,18 @@ const PROVIDER_FAILURE_CODE = 'service_error';
 const NOT_FOUND = { status: 404, code: 'task_not_found', type: 'invalid_request_error' } as const;
 /** Credits reserved per task (1 credit ≈ $0.0139): per output second for motion, one per element. */
 const CREDITS_PER_SECOND = { '720p': 8.16, '1080p': 10.88 } as const;
+/**
+ * EvoLink's bill (PROVIDERS.md), in USD: motion control $0.1134/s at 720p and $0.1512/s at 1080p,
+ * on output seconds; an element $0.0139 (1 credit). A failed element is refunded in full and a
+ * failed motion task produced nothing, so only completed tasks are on the statement.
+ */
+const BILLING: EmulatorBilling = {
+  column: 'amount_usd',
+  priceOf: (task) =>
+    task.meta.model === ELEMENT
+      ? { perRequestMicros: toMicros(0.0139) }
+      : { perSecondMicros: toMicros(task.meta.quality === '1080p' ? 0.1512 : 0.1134) },
+};
 // ────────────────────────────────────────────────────────────────────────────────────────────────
 
 type Issue = { param: string; message: string };
@@ -115,7 +129,7 @@ function taskId(now: number): string {
 /** The Hono app speaking EvoLink's task protocol over `state`. */
 export function createEvolinkEmulatorApp(state: EmulatorState): Hono {
   const app = new Hono();
-  mountCommon(app, state);
+  mountCommon(app, state, BILLING);
 
   app.use('*', async (c, next) => {
     if (c.req.path.startsWith('/__')) return next();

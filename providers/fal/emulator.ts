@@ -19,10 +19,20 @@ import {
   readCreateBody,
   acceptsKey,
   startEmulator,
+  type EmulatorBilling,
 } from '../emulator-kit.ts';
+import { toMicros } from '../emulator-statement.ts';
 
 /** Model ids this emulator serves (PROVIDERS.md: standard = 720p, pro = 1080p). */
 const MODEL_IDS = new Set(['fal-ai/kling-video/v3/standard/motion-control', 'fal-ai/kling-video/v3/pro/motion-control']);
+/**
+ * fal's bill (PROVIDERS.md): USD per output second, $0.126 standard; pro is unverified, $0.168
+ * assumed. Only completed requests are billed (failed or cancelled ones produce no output).
+ */
+const BILLING: EmulatorBilling = {
+  column: 'amount_usd',
+  priceOf: (task) => ({ perSecondMicros: toMicros(String(task.meta.modelId).includes('/pro/') ? 0.168 : 0.126) }),
+};
 /** A model id's app, `owner/alias`: the prefix of every request URL. */
 const appOf = (modelId: string): string => modelId.split('/').slice(0, 2).join('/');
 
@@ -67,7 +77,7 @@ export function createFalEmulatorApp(state: EmulatorState): Hono {
   const app = new Hono();
   /** Creation times in order (the clock only moves forward), for O(log n) queue positions. */
   const created: number[] = [];
-  mountCommon(app, state);
+  mountCommon(app, state, BILLING);
 
   app.use('*', async (c, next) => {
     if (c.req.path.startsWith('/__')) return next();

@@ -23,12 +23,23 @@ import {
   readCreateBody,
   acceptsKey,
   startEmulator,
+  type EmulatorBilling,
 } from '../emulator-kit.ts';
+import { toMicros } from '../emulator-statement.ts';
 
 /** Models this emulator serves: the 3.0 one the gateway uses, and the documented 2.6 one. */
 const MODELS = new Set(['kling-3.0/motion-control', 'kling-2.6/motion-control']);
 /** kie takes the resolution as `mode`; the std/pro words other providers use are refused. */
 const MODES = new Set(['720p', '1080p']);
+/**
+ * kie's bill (PROVIDERS.md): credits per output second (1 credit = $0.005), 11 at 720p and 18 at
+ * 1080p (the 2.6 prices; 3.0 unverified, assumed equal), so the statement is in credits. Only
+ * successful tasks are billed (a failed one produces no output).
+ */
+const BILLING: EmulatorBilling = {
+  column: 'amount_credits',
+  priceOf: (task) => ({ perSecondMicros: toMicros((task.input as { input?: { mode?: unknown } }).input?.mode === '1080p' ? 18 : 11) }),
+};
 /**
  * How an emulated failure looks (unverified, kie publishes no failCode list): an input-side fate
  * (`providerSide: false`) fails with failCode "400" and a content-policy message; a provider-side
@@ -69,7 +80,7 @@ function validate(body: unknown): string | null {
 /** The Hono app speaking kie's jobs protocol over `state`. */
 export function createKieEmulatorApp(state: EmulatorState): Hono {
   const app = new Hono();
-  mountCommon(app, state);
+  mountCommon(app, state, BILLING);
 
   app.use('*', async (c, next) => {
     if (c.req.path.startsWith('/__')) return next();

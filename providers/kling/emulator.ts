@@ -20,12 +20,27 @@ import {
   type SimTask,
   readCreateBody,
   startEmulator,
+  type EmulatorBilling,
 } from '../emulator-kit.ts';
+import { toMicros } from '../emulator-statement.ts';
 import { checkApiKey, checkJwt, klingError, shapeNextFault } from './emulator-auth.ts';
 import { validateElement, validateMotion } from './emulator-validate.ts';
 
 /** Motion-control model paths the new format serves. */
 const MODELS = new Set(['kling-3.0', 'kling-2.6']);
+/**
+ * Kling's bill (PROVIDERS.md), in units (the statement's credits; $0.14 each at list): 3.0 motion
+ * control 0.9 units/s at 720p and 1.2 at 1080p, on output seconds. The element price is unverified:
+ * 0.1 unit per element is a placeholder. Only succeeded tasks are billed.
+ */
+const BILLING: EmulatorBilling = {
+  column: 'amount_credits',
+  priceOf: (task) => {
+    if (task.meta.kind === 'element') return { perRequestMicros: toMicros(0.1) };
+    const resolution = (task.input as { settings?: { resolution?: unknown } }).settings?.resolution;
+    return { perSecondMicros: toMicros(resolution === '1080p' ? 1.2 : 0.9) };
+  },
+};
 /** Failed-task codes: input-side fates are a content-policy refusal, provider-side ones a server error. */
 const INPUT_FAILURE = { code: 1301, message: 'Content security policy violation' };
 const PROVIDER_FAILURE = { code: 5000, message: 'Server internal error' };
@@ -54,7 +69,7 @@ function failureOf(task: SimTask): { code: number; message: string } {
 /** The Hono app speaking Kling's official API over `state`. */
 export function createKlingEmulatorApp(state: EmulatorState): Hono {
   const app = new Hono();
-  mountCommon(app, state);
+  mountCommon(app, state, BILLING);
   const ok = (c: Context, data: unknown) => c.json({ code: 0, message: 'SUCCEED', request_id: randomUUID(), data });
 
   app.use('*', async (c, next) => {

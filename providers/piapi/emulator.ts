@@ -22,10 +22,20 @@ import {
   readCreateBody,
   acceptsKey,
   startEmulator,
+  type EmulatorBilling,
 } from '../emulator-kit.ts';
+import { toMicros } from '../emulator-statement.ts';
 
 /** Kling versions accepted for motion control (2.6 documented; 3.0 assumed). */
 const VERSIONS = new Set(['2.6', '3.0']);
+/**
+ * PiAPI's bill: PROVIDERS.md gives no motion-control price (unverified), so this is a placeholder:
+ * USD per output second, $0.10 `std`, $0.15 `pro`. Only completed tasks are billed.
+ */
+const BILLING: EmulatorBilling = {
+  column: 'amount_usd',
+  priceOf: (task) => ({ perSecondMicros: toMicros((task.input as { input?: { mode?: unknown } }).input?.mode === 'pro' ? 0.15 : 0.1) }),
+};
 /**
  * How an emulated failure looks (unverified, PiAPI publishes no error-code list): an input-side fate
  * (`providerSide: false`) fails with `error.code` 400 and a moderation message; a provider-side one
@@ -69,7 +79,7 @@ function validate(body: unknown): string | null {
 /** The Hono app speaking PiAPI's task protocol over `state`. */
 export function createPiapiEmulatorApp(state: EmulatorState): Hono {
   const app = new Hono();
-  mountCommon(app, state);
+  mountCommon(app, state, BILLING);
 
   app.use('*', async (c, next) => {
     if (c.req.path.startsWith('/__')) return next();

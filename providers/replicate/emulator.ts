@@ -18,10 +18,20 @@ import {
   type SimTask,
   readCreateBody,
   startEmulator,
+  type EmulatorBilling,
 } from '../emulator-kit.ts';
+import { toMicros } from '../emulator-statement.ts';
 
 const MODEL = 'kwaivgi/kling-v3-motion-control';
 const WEBHOOK_EVENTS = new Set(['start', 'output', 'logs', 'completed']);
+/**
+ * Replicate's bill (PROVIDERS.md, v3 page 2026-06-04): USD per output second, `std` $0.07, `pro`
+ * $0.12. Only succeeded predictions are billed (failed/canceled ones produce no output).
+ */
+const BILLING: EmulatorBilling = {
+  column: 'amount_usd',
+  priceOf: (task) => ({ perSecondMicros: toMicros((task.input as { input?: { mode?: unknown } }).input?.mode === 'pro' ? 0.12 : 0.07) }),
+};
 
 /**
  * Replicate's `error` is free text with no structured code, so an input-side fate can only look
@@ -83,7 +93,7 @@ const iso = (ms: number): string => new Date(ms).toISOString();
 /** The Hono app speaking Replicate's predictions protocol over `state`. */
 export function createReplicateEmulatorApp(state: EmulatorState): Hono {
   const app = new Hono();
-  mountCommon(app, state);
+  mountCommon(app, state, BILLING);
 
   app.use('*', async (c, next) => {
     if (c.req.path.startsWith('/__')) return next();

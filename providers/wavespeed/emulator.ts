@@ -19,12 +19,26 @@ import {
   readCreateBody,
   acceptsKey,
   startEmulator,
+  type EmulatorBilling,
 } from '../emulator-kit.ts';
+import { toMicros } from '../emulator-statement.ts';
 
 // ─── Protocol assumptions (documented unless marked unverified): keep them together ───────────
 /** Motion-control models: std is documented, the pro id is unverified. */
 const MOTION_MODELS = new Set(['kwaivgi/kling-v3.0-std/motion-control', 'kwaivgi/kling-v3.0-pro/motion-control']);
 const ELEMENT_MODEL = 'kwaivgi/kling-elements-advanced';
+/**
+ * WaveSpeed's bill (PROVIDERS.md): an element "about $0.01/run"; the motion price is not given
+ * (unverified), so $0.12/s std and $0.16/s pro per output second are placeholders. Only completed
+ * predictions are billed.
+ */
+const BILLING: EmulatorBilling = {
+  column: 'amount_usd',
+  priceOf: (task) =>
+    task.meta.model === ELEMENT_MODEL
+      ? { perRequestMicros: toMicros(0.01) }
+      : { perSecondMicros: toMicros(String(task.meta.model).includes('-pro/') ? 0.16 : 0.12) },
+};
 /**
  * Unverified element protocol: input `{name, description, reference_type, element_video_list}`
  * with `element_video_list` a list of video URLs when `reference_type` is `video_refer`; the
@@ -91,7 +105,7 @@ function validate(model: string, body: unknown, elementReady: (id: string) => bo
 /** The Hono app speaking WaveSpeed's prediction protocol over `state`. */
 export function createWavespeedEmulatorApp(state: EmulatorState): Hono {
   const app = new Hono();
-  mountCommon(app, state);
+  mountCommon(app, state, BILLING);
 
   app.use('*', async (c, next) => {
     if (c.req.path.startsWith('/__')) return next();
