@@ -48,8 +48,8 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
   for (const [model, spec] of Object.entries(config.billing?.models ?? {})) {
     if (spec) listPrices.set(model as CanonicalModel, resolvePrice(spec));
   }
-  const guard = opts.guard ?? createUrlGuard({ allowInsecure: config.callbacks.allow_insecure });
   const log = opts.log ?? pino({ level: process.env.LOG_LEVEL ?? 'info' });
+  const guard = opts.guard ?? createUrlGuard({ allowInsecure: config.callbacks.allow_insecure, log });
   // Changes made through PATCH /admin/providers/{id} survive a restart: stored overrides over the config.
   const providers = buildProviders(config, now);
   applyStoredOverrides(providers, store.admin.overrides(), log);

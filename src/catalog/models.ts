@@ -21,6 +21,17 @@ export const DEFAULT_ESTIMATED_TIME: Record<CanonicalModel, number> = {
 
 const url = z.string().min(1).max(URL_MAX, `at most ${URL_MAX} characters`).pipe(z.url({ error: 'must be a URL' }));
 
+/**
+ * The error code for a request field that holds a URL, or null for any other field: a URL that is
+ * too long or no URL at all is refused like every other refused URL (CONTRACT §11), not as a
+ * generic invalid parameter.
+ */
+export function urlFieldCode(param: string | null): 'invalid_media_url' | 'invalid_callback_url' | null {
+  if (param === 'callback_url') return 'invalid_callback_url';
+  if (param !== null && /^(image_urls|video_urls)\[\d+\]$|^model_params\.element_video_list\.video_url$/.test(param)) return 'invalid_media_url';
+  return null;
+}
+
 export const motionSchema = z.strictObject({
   model: z.literal('kling-v3-motion-control'),
   image_urls: z.array(url).length(1, 'exactly one image URL'),

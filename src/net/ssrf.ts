@@ -14,12 +14,16 @@
  *
  * `allowInsecure: true` (development/tests) lifts the https rule and the address rule; the dispatcher
  * is then a plain Agent.
+ *
+ * What a client reads (`message`) never says what a name resolved to or whether it resolved at all:
+ * that would let any key map internal DNS. The detail (`reason`) goes to the log only.
  */
 import { lookup as dnsLookup } from 'node:dns/promises';
 import type { LookupAddress, LookupOptions } from 'node:dns';
 import { isIP } from 'node:net';
 import { Agent, buildConnector } from 'undici';
 import type { Dispatcher } from 'undici';
+import type { Logger } from 'pino';
 import { classifyAddress, isPublicAddress } from './ssrf-address.ts';
 
 export { isPublicAddress };
@@ -28,14 +32,18 @@ export const MAX_URL_LENGTH = 2048;
 
 export type UnsafeUrlCode = 'invalid_url' | 'too_long' | 'scheme' | 'credentials' | 'address' | 'dns';
 
+/** What a client is told for address and DNS refusals: the same words whatever the name resolved to. */
+const NOT_ALLOWED = 'the host is not allowed or could not be resolved (it must be a public internet host)';
+
 export class UnsafeUrlError extends Error {
   override readonly name = 'UnsafeUrlError';
-  /** Why the URL was refused, human-readable (e.g. "address 127.0.0.1 is loopback"). */
+  /** Why the URL was refused, in detail (e.g. "host vm resolves to … 127.0.0.1 is loopback"): for logs only. */
   readonly reason: string;
   /** Machine-readable category of `reason`. */
   readonly code: UnsafeUrlCode;
+  /** `message` is safe to show a client: address and DNS refusals say only {@link NOT_ALLOWED}. */
   constructor(reason: string, code: UnsafeUrlCode) {
-    super(`URL refused: ${reason}`);
+    super(`URL refused: ${code === 'address' || code === 'dns' ? NOT_ALLOWED : reason}`);
     this.reason = reason;
     this.code = code;
   }
@@ -55,6 +63,8 @@ export interface UrlGuardOptions {
   allowInsecure: boolean;
   lookup?: HostLookup;
   connectTimeoutMs?: number;
+  /** Where refusals are logged with their detailed reason (clients get only the generic message). */
+  log?: Pick<Logger, 'info'>;
 }
 
 const defaultLookup: HostLookup = async (host) => dnsLookup(host, { all: true, verbatim: true });
@@ -138,6 +148,15 @@ export function createUrlGuard(opts: UrlGuardOptions): UrlGuard {
   const timeout = opts.connectTimeoutMs ?? 10_000;
 
   async function check(input: URL | string): Promise<{ addresses: ResolvedAddress[] }> {
+    try {
+      return await vet(input);
+    } catch (err) {
+      if (err instanceof UnsafeUrlError) opts.log?.info({ code: err.code, reason: err.reason }, 'URL refused');
+      throw err;
+    }
+  }
+
+  async function vet(input: URL | string): Promise<{ addresses: ResolvedAddress[] }> {
     const url = parseUrl(input);
     if (url.href.length > MAX_URL_LENGTH) {
       throw new UnsafeUrlError(`URL is longer than ${MAX_URL_LENGTH} characters`, 'too_long');

@@ -10,6 +10,7 @@ import {
   MOTION_LIMITS,
   elementSchema,
   motionSchema,
+  urlFieldCode,
   type ElementBody,
   type MotionBody,
 } from '../catalog/models.ts';
@@ -63,10 +64,11 @@ function parse<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
   const code = issue.code === 'unrecognized_keys' ? 'unknown_field' : issue.code === 'invalid_type' && issue.input === undefined ? 'missing_parameter' : 'invalid_parameter';
   const where = issue.code === 'unrecognized_keys' ? [param, issue.keys[0]].filter(Boolean).join('.') : param;
   const message = issue.code === 'invalid_type' && issue.input === undefined ? 'required' : issue.message;
-  return fail(code, `${where ?? 'body'}: ${message}`, where);
+  const urlCode = code === 'invalid_parameter' ? urlFieldCode(where) : null;
+  return fail(urlCode ?? code, `${where ?? 'body'}: ${message}`, where);
 }
 
-function fail(code: 'unknown_field' | 'missing_parameter' | 'invalid_parameter', message: string, param: string | null): never {
+function fail(code: 'unknown_field' | 'missing_parameter' | 'invalid_parameter' | 'invalid_media_url' | 'invalid_callback_url', message: string, param: string | null): never {
   throw new ApiError(code, message, { param });
 }
 

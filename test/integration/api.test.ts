@@ -27,8 +27,8 @@ describe('bad input → a 4xx envelope naming the param; nothing written, nothin
     ['unknown top-level field', () => ({ ...gw.motion(), seed: 3 }), 400, 'unknown_field', 'seed'],
     ['unknown model_params field', () => ({ ...gw.motion(), model_params: { mode: 'pro' } }), 400, 'unknown_field', 'model_params.mode'],
     ['sound as a string', () => ({ ...gw.motion(), model_params: { keep_original_sound: 'yes' } }), 400, 'invalid_parameter', 'model_params.keep_original_sound'],
-    ['not a URL', () => ({ ...gw.motion(), video_urls: ['dance.mp4'] }), 400, 'invalid_parameter', 'video_urls[0]'],
-    ['a URL over 2048 chars', () => ({ ...gw.motion(), image_urls: [`https://a.example/${longString(2050)}`] }), 400, 'invalid_parameter', 'image_urls[0]'],
+    ['not a URL', () => ({ ...gw.motion(), video_urls: ['dance.mp4'] }), 400, 'invalid_media_url', 'video_urls[0]'],
+    ['a URL over 2048 chars', () => ({ ...gw.motion(), image_urls: [`https://a.example/${longString(2050)}`] }), 400, 'invalid_media_url', 'image_urls[0]'],
     ['an ftp URL', () => ({ ...gw.motion(), image_urls: ['ftp://a.example/x.png'] }), 400, 'invalid_media_url', 'image_urls[0]'],
     ['unknown element', () => ({ ...gw.motion(), model_params: { element_list: [{ element_id: 'el_nope' }] } }), 400, 'unknown_element', 'model_params.element_list[0].element_id'],
     [
