@@ -73,6 +73,23 @@ export class HealthTracker {
     push(e.outcomes, true);
   }
 
+  /**
+   * The provider answered and refused the input (invalid request, moderation): it is up, so a
+   * circuit closes as on a success, but the success rate is about the provider, not the input.
+   */
+  rejected(provider: string, model: string): void {
+    const e = this.entry(provider, model);
+    e.consecutiveFailures = 0;
+    e.openUntil = null;
+    e.trialInFlight = false;
+  }
+
+  /** The request `begin` admitted is over: frees a half-open trial that got no verdict (a throw). */
+  release(provider: string, model: string): void {
+    const e = this.entries.get(`${provider}\u0000${model}`);
+    if (e) e.trialInFlight = false;
+  }
+
   /** A provider-side failure (never the user's input being rejected). */
   failure(provider: string, model: string): void {
     const e = this.entry(provider, model);

@@ -4,7 +4,7 @@
  * classified (PROVIDERS.md) into: try the next provider, stop (the input is at fault), or find out.
  */
 import { ProviderError, type CreateResult } from '../../providers/types.ts';
-import type { AttemptRow } from '../db/schema/index.ts';
+import type { AttemptRow, TaskRow } from '../db/schema/index.ts';
 import { ApiError } from '../errors.ts';
 import { randomBytes } from 'node:crypto';
 import { newId } from '../ids.ts';
@@ -119,16 +119,28 @@ function startNext(ctx: EngineContext, taskId: string, reasons: string[]): Start
 }
 
 /** Send one create. Returns an outcome that ends dispatch, or null to try the next candidate. */
-async function runAttempt(ctx: EngineContext, taskId: string, { attempt, candidate }: Started, reasons: string[]): Promise<DispatchOutcome | null> {
-  const provider = candidate.provider;
+async function runAttempt(ctx: EngineContext, taskId: string, started: Started, reasons: string[]): Promise<DispatchOutcome | null> {
+  const provider = started.candidate.provider;
   const task = ctx.store.tasks.get(taskId)!;
   ctx.health.begin(provider.id, task.model);
+  // Every way out of a half-open trial releases it, a throw included (a verdict below already did).
+  try {
+    return await sendCreate(ctx, taskId, task, started, reasons);
+  } finally {
+    ctx.health.release(provider.id, task.model);
+  }
+}
+
+async function sendCreate(ctx: EngineContext, taskId: string, task: TaskRow, { attempt, candidate }: Started, reasons: string[]): Promise<DispatchOutcome | null> {
+  const provider = candidate.provider;
   let created: CreateResult | null | undefined;
   try {
     created = await provider.adapter.create({ request: requestOf(task), attemptId: attempt.id, ...webhookOf(ctx, attempt) });
   } catch (err) {
     const e = err instanceof ProviderError ? err : new ProviderError('bad_response', `adapter error: ${(err as Error).message}`);
     if (e.kind === 'invalid_request') {
+      // The provider answered and judged the input: it is up (closes a half-open circuit).
+      ctx.health.rejected(provider.id, task.model);
       // Not marked here: the finisher marks it in the transaction that ends the task (one step on a crash).
       return { kind: 'rejected', message: `${provider.id}: ${e.message}`, attempt: { id: attempt.id, errorCode: 'upstream_rejected', errorMessage: e.message } };
     }
