@@ -13,6 +13,11 @@ export interface IdempotencyClaim {
   keyId: string;
   idemKey: string;
   requestHash: string;
+  /**
+   * Set once this request's own transaction took the key. Only the taker may store the key's answer
+   * (or release it): a racing loser's 409 must never become what every retry replays.
+   */
+  taken: boolean;
 }
 
 export type Precheck =
@@ -25,7 +30,7 @@ export function claimFor(keyId: string, idemKey: string, rawBody: string): Idemp
   if (idemKey.length === 0 || idemKey.length > 255 || !/^[\x21-\x7e]+$/.test(idemKey)) {
     throw new ApiError('invalid_parameter', 'Idempotency-Key: 1–255 visible ASCII characters', { param: 'Idempotency-Key' });
   }
-  return { keyId, idemKey, requestHash: createHash('sha256').update(rawBody).digest('hex') };
+  return { keyId, idemKey, requestHash: createHash('sha256').update(rawBody).digest('hex'), taken: false };
 }
 
 function live(store: Store, claim: IdempotencyClaim, now: number) {
@@ -55,12 +60,18 @@ export function take(store: Store, claim: IdempotencyClaim, taskId: string, now:
   store.idempotency.put({ ...claim, taskId, statusCode: null, response: null, createdAt: now });
 }
 
-/** Whether this claim's key was taken (a task exists for it) and still awaits its answer. */
-export function isTaken(store: Store, claim: IdempotencyClaim): boolean {
-  const row = store.idempotency.get(claim.keyId, claim.idemKey);
-  return row !== undefined && row.requestHash === claim.requestHash && row.statusCode === null && row.taskId !== null;
+/** Store the answer to replay. Only for a claim this request took. */
+export function complete(store: Store, claim: IdempotencyClaim, status: number, body: string): void {
+  if (!claim.taken) throw new Error('only the request that took an Idempotency-Key may store its answer');
+  store.idempotency.complete(claim.keyId, claim.idemKey, status, body);
 }
 
-export function complete(store: Store, claim: IdempotencyClaim, status: number, body: string): void {
-  store.idempotency.complete(claim.keyId, claim.idemKey, status, body);
+/**
+ * Give the key back: the taker's task ended with nothing charged and nothing running (every provider
+ * failed), so a retry with the same key must be able to try again rather than replay the failure.
+ */
+export function release(store: Store, claim: IdempotencyClaim): void {
+  if (!claim.taken) throw new Error('only the request that took an Idempotency-Key may release it');
+  store.idempotency.release(claim.keyId, claim.idemKey);
+  claim.taken = false;
 }

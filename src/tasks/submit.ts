@@ -70,6 +70,8 @@ export async function submit(ctx: EngineContext, key: ApiKeyRow, p: Prepared, cl
     hold(ctx.store, key.id, taskId, q.estimateMicros, now);
     ctx.store.tasks.insertAttempt(attempt);
   });
+  // Committed: this request owns the key from here on (a throw above rolled the take back).
+  if (claim) claim.taken = true;
   ctx.inFlight.add(taskId);
   try {
     const outcome = await dispatch(ctx, taskId, { attempt, candidate: first });

@@ -9,7 +9,7 @@ import { readJson } from '../middleware.ts';
 import { prepare } from '../../tasks/prepare.ts';
 import { submit } from '../../tasks/submit.ts';
 import { ApiError, errorBody } from '../../errors.ts';
-import { claimFor, complete, isTaken, precheck, type IdempotencyClaim } from '../../tasks/idempotency.ts';
+import { claimFor, complete, precheck, release, type IdempotencyClaim } from '../../tasks/idempotency.ts';
 
 const JSON_TYPE = { 'content-type': 'application/json' };
 
@@ -33,15 +33,21 @@ export function createRoute(app: Hono<AppEnv>, deps: AppDeps): void {
       claim = claimFor(key.id, idemKey, await c.req.text());
       const pre = precheck(ctx.store, claim, ctx.now(), ctx.inFlight);
       if (pre.kind === 'replay') return c.body(pre.body, pre.status as 200, { ...JSON_TYPE, 'idempotent-replayed': 'true' });
-      if (pre.kind === 'orphaned') return answer(c, claim, 200, taskJson(pre.taskId));
+      if (pre.kind === 'orphaned') {
+        // The request that took the key died with its process after creating the task: answer for it.
+        claim.taken = true;
+        return answer(c, claim, 200, taskJson(pre.taskId));
+      }
     }
     try {
       const taskId = await submit(ctx, key, await prepare(body, key.id, prepareDeps(deps)), claim);
       return answer(c, claim, 200, taskJson(taskId));
     } catch (err) {
-      // Once the key is taken a task exists: its error answer is the one replayed later.
-      if (claim && err instanceof ApiError && isTaken(ctx.store, claim)) {
-        return answer(c, claim, err.status, JSON.stringify(errorBody(err, c.get('requestId'))));
+      // Only the request that took the key answers for it: a racing loser's 409 is never stored.
+      if (claim?.taken && err instanceof ApiError) {
+        // Every provider failed, nothing charged, nothing running: free the key so a retry can try again.
+        if (err.status >= 500) release(ctx.store, claim);
+        else return answer(c, claim, err.status, JSON.stringify(errorBody(err, c.get('requestId'))));
       }
       throw err;
     }

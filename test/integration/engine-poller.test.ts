@@ -1,0 +1,90 @@
+/**
+ * Poller defects of issue 8: one transient "not found" between normal polls must not fail a task
+ * over (#3), and one hanging provider must not keep another's due tasks from being polled (#7).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { expectLedgerInvariants, startGateway, type Gateway } from '../helpers/gateway.ts';
+
+let gw: Gateway;
+afterEach(async () => {
+  expectLedgerInvariants(gw.store);
+  await gw.close();
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('poller', () => {
+  it('one 404 between normal polls keeps the task; three in a row fail it over', async () => {
+    gw = await startGateway({
+      providers: [
+        { id: 'fal-a', type: 'fal', price: { '720p': 0.1, '1080p': 0.2 }, emulator: { runMs: 600_000 } },
+        { id: 'kie-b', type: 'kie', price: { '720p': 0.2, '1080p': 0.4 } },
+      ],
+    });
+    const res = await gw.call('POST', '/v1/videos/generations', { body: gw.motion(5) });
+    expect(res.body.provider).toBe('fal-a');
+    const fal = gw.emulators['fal-a']!.state;
+    const [upstreamId, sim] = [...fal.tasks][0]!;
+    const poll = async () => {
+      gw.advance(10_000);
+      expect(await gw.runtime.poller.runDue()).toBe(1);
+    };
+    const attempts = async () => (await gw.call('GET', `/v1/tasks/${res.body.id}`)).body.attempts as { provider: string; status: string }[];
+
+    await poll();
+    await poll();
+    fal.tasks.delete(upstreamId); // one transient "not found"…
+    await poll();
+    fal.tasks.set(upstreamId, sim); // …then the upstream answers again
+    await poll();
+    await poll();
+    expect(await attempts()).toEqual([expect.objectContaining({ provider: 'fal-a', status: 'processing' })]);
+
+    // A 404, a normal answer, then two 404s: still not three in a row.
+    fal.tasks.delete(upstreamId);
+    await poll();
+    fal.tasks.set(upstreamId, sim);
+    await poll();
+    fal.tasks.delete(upstreamId);
+    await poll();
+    await poll();
+    expect((await attempts()).length).toBe(1);
+    await poll(); // the third in a row: lost
+    expect(await attempts()).toEqual([
+      expect.objectContaining({ provider: 'fal-a', status: 'failed' }),
+      expect.objectContaining({ provider: 'kie-b' }),
+    ]);
+  });
+
+  it('a hanging provider with a backlog larger than the batch does not delay another provider', async () => {
+    gw = await startGateway({
+      providers: [
+        { id: 'fal-slow', type: 'fal', price: { '720p': 0.1, '1080p': 0.2 }, emulator: { runMs: 600_000 } },
+        { id: 'kie-fast', type: 'kie', price: { '720p': 0.2, '1080p': 0.4 } },
+      ],
+      config: { polling: { initial_ms: 1_000, max_ms: 5_000, batch: 3, per_provider_concurrency: 1 } },
+    });
+    const slow = gw.emulators['fal-slow']!.state;
+    for (let i = 0; i < 6; i++) expect((await gw.call('POST', '/v1/videos/generations', { body: gw.motion(5) })).body.provider).toBe('fal-slow');
+    // The next creates fail on fal-slow (its circuit opens) and go to kie-fast.
+    slow.submitFaults.push(...Array.from({ length: 3 }, () => ({ kind: 'status' as const, status: 503 })));
+    const fast: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await gw.call('POST', '/v1/videos/generations', { body: gw.motion(5) });
+      expect(res.body.provider).toBe('kie-fast');
+      fast.push(res.body.id);
+    }
+    // fal-slow now hangs every status call past the adapter's 2 s timeout.
+    slow.latencyMs = 3_000;
+
+    gw.runtime.poller.start();
+    const ended = () => fast.filter((id) => gw.store.tasks.get(id)!.status === 'completed').length;
+    // Well inside the first hanging call's timeout, every kie-fast task must have been polled to its end.
+    for (let i = 0; i < 30 && ended() < fast.length; i++) {
+      gw.advance(1_000);
+      await sleep(40);
+    }
+    expect(ended()).toBe(fast.length);
+    expect(slow.polls).toBeLessThanOrEqual(1);
+  });
+});
