@@ -79,8 +79,12 @@ function priceLine(p: ProviderRuntime): string {
   return price ? `720p $${microsToUsd(price['720p'])}/s · 1080p $${microsToUsd(price['1080p'])}/s` : '';
 }
 
-/** The banner: keys, the emulated upstreams, and two curls that work as pasted. */
-export function demoBanner(opts: { gatewayUrl: string; adminKey: string; apiKey: string; mediaUrl: string; providers: readonly ProviderRuntime[] }): string {
+/**
+ * The banner: keys, the emulated upstreams, and two curls that work as pasted. Only keys the gateway
+ * generated itself are printed: `adminKey: null` means the operator supplied it (REELROUTE_ADMIN_KEY),
+ * and an operator's secret must not end up in a terminal scrollback or a log collector.
+ */
+export function demoBanner(opts: { gatewayUrl: string; adminKey: string | null; apiKey: string; mediaUrl: string; providers: readonly ProviderRuntime[] }): string {
   const body = JSON.stringify({
     model: 'kling-v3-motion-control',
     image_urls: [`${opts.mediaUrl}/media/character.png`],
@@ -98,7 +102,7 @@ export function demoBanner(opts: { gatewayUrl: string; adminKey: string; apiKey:
     '  To use real providers, write reelroute.yaml (see README) or set REELROUTE_CONFIG.',
     '',
     `  gateway   ${opts.gatewayUrl}        (API reference: ${opts.gatewayUrl}/docs)`,
-    `  admin key ${opts.adminKey}`,
+    `  admin key ${opts.adminKey ?? 'the admin key from REELROUTE_ADMIN_KEY'}`,
     `  API key   ${opts.apiKey}`,
     '',
     '  1) submit a motion-control task:',

@@ -40,7 +40,7 @@ async function main(): Promise<void> {
 
   if (demo) {
     const { key } = createKey(store, { name: 'demo', balanceMicros: usdToMicros(25), dailyBudgetMicros: null, monthlyBudgetMicros: null }, Date.now());
-    process.stdout.write(demoBanner({ gatewayUrl: url, adminKey, apiKey: key, mediaUrl: demo.mediaUrl, providers: runtime.ctx.providers }) + '\n');
+    process.stdout.write(demoBanner({ gatewayUrl: url, adminKey: process.env.REELROUTE_ADMIN_KEY === undefined ? adminKey : null, apiKey: key, mediaUrl: demo.mediaUrl, providers: runtime.ctx.providers }) + '\n');
   }
 
   handleSignals({
