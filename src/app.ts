@@ -17,6 +17,8 @@ import { adminProviderRoutes } from './http/admin/providers.ts';
 import { adminAuditRoutes } from './http/admin/audit.ts';
 import { adminSpendRoutes } from './http/admin/spend.ts';
 import { adminTaskRoutes } from './http/admin/tasks.ts';
+import { usageRoutes } from './http/usage.ts';
+import { adminReconciliationRoutes } from './http/admin/reconciliation.ts';
 import { opsRoutes } from './http/ops.ts';
 import { webhookRoutes } from './http/webhooks.ts';
 import type { Poller } from './tasks/poller.ts';
@@ -49,6 +51,8 @@ export function createApp(deps: AppDeps, poller: Poller, metrics: Metrics = crea
   adminAuditRoutes(app, deps);
   adminSpendRoutes(app, deps);
   adminTaskRoutes(app, deps);
+  usageRoutes(app, deps);
+  adminReconciliationRoutes(app, deps);
   opsRoutes(app, deps, metrics);
   webhookRoutes(app, deps, poller);
 

@@ -12,6 +12,7 @@ import { ledgerRepo, type LedgerRepo } from './repos/ledger.ts';
 import { tasksRepo, type TasksRepo } from './repos/tasks.ts';
 import { spendRepo, type SpendRepo } from './repos/spend.ts';
 import { adminTasksRepo, type AdminTasksRepo } from './repos/admin-tasks.ts';
+import { reconciliationRepo, type ReconciliationRepo } from './repos/reconciliation.ts';
 
 export interface Store {
   keys: KeysRepo;
@@ -20,6 +21,8 @@ export interface Store {
   spend: SpendRepo;
   /** Admin reads over every key's tasks and their ledger lines. */
   adminTasks: AdminTasksRepo;
+  /** A provider's attempts and what it may bill for each (reconciliation). */
+  reconciliation: ReconciliationRepo;
   ledger: LedgerRepo;
   elements: ElementsRepo;
   deliveries: DeliveriesRepo;
@@ -52,6 +55,7 @@ export function openStore(path: string): Store {
     tasks: tasksRepo(sqlite),
     spend: spendRepo(sqlite),
     adminTasks: adminTasksRepo(sqlite),
+    reconciliation: reconciliationRepo(sqlite),
     ledger: ledgerRepo(db, sqlite),
     elements: elementsRepo(db),
     deliveries: deliveriesRepo(db),

@@ -3,9 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_KEY, expectLedgerInvariants, startGateway, type Gateway } from '../helpers/gateway.ts';
 import { microsToUsd } from '../../src/pricing/money.ts';
 import type { TaskRow } from '../../src/db/schema/index.ts';
+import Database from 'better-sqlite3';
+import { plainSpendSql, SPEND_DIMENSIONS, type SpendDimension } from '../../src/db/repos/spend.ts';
 
 const DAY_MS = 86_400_000;
-const METRICS = ['tasks', 'completed', 'failed', 'cancelled', 'billable_units', 'reserved_usd', 'charged_usd', 'refunded_usd', 'upstream_cost_usd'] as const;
+const METRICS = ['tasks', 'completed', 'failed', 'cancelled', 'billable_units', 'reserved_usd', 'charged_usd', 'refunded_usd', 'upstream_cost_usd', 'margin_usd'] as const;
 /** A key name a spreadsheet would run as a formula, with a comma and quotes to escape. */
 const EVIL_NAME = '=HYPERLINK("http://x"), inc';
 
@@ -32,6 +34,7 @@ function expected(tasks: TaskRow[]) {
     charged_usd: microsToUsd(sum((t) => t.chargedMicros)),
     refunded_usd: microsToUsd(sum((t) => t.refundedMicros)),
     upstream_cost_usd: microsToUsd(sum((t) => t.upstreamCostMicros)),
+    margin_usd: microsToUsd(sum((t) => t.chargedMicros - t.upstreamCostMicros)),
   };
 }
 
@@ -265,6 +268,31 @@ describe('GET /admin/spend', () => {
     }
     // 366 days (a leap year) is the longest range.
     expect((await admin('?from=2024-01-01&to=2024-12-31')).status).toBe(200);
+  });
+
+  it('the rollup answers exactly what a plain GROUP BY over the tasks says, for every grouping', async () => {
+    const db = new Database(gw.dbPath, { readonly: true });
+    try {
+      // Every ordered grouping of up to two dimensions, and all four.
+      const groupings: SpendDimension[][] = [[], ...SPEND_DIMENSIONS.map((d) => [d]), ...SPEND_DIMENSIONS.flatMap((a) => SPEND_DIMENSIONS.filter((b) => b !== a).map((b) => [a, b])), [...SPEND_DIMENSIONS]];
+      const fromMs = Date.parse(`${day1}T00:00:00Z`);
+      const toMs = Date.parse(`${day3}T00:00:00Z`) + DAY_MS;
+      for (const g of groupings) {
+        const plain = db.prepare(plainSpendSql(g)).all(fromMs, toMs) as Record<string, number>[];
+        const res = await admin(`?from=${day1}&to=${day3}&group_by=${g.join(',')}`);
+        const rows = g.length ? res.body.data : [res.body.totals];
+        expect(rows.length, g.join(',')).toBe(plain.length);
+        rows.forEach((row: Record<string, number>, i: number) => {
+          const p = plain[i]!;
+          expect([row.tasks, row.completed, row.failed, row.cancelled, row.billable_units], g.join(',')).toEqual([p.tasks, p.completed, p.failed, p.cancelled, p.billableUnits]);
+          expect([row.reserved_usd, row.charged_usd, row.refunded_usd, row.upstream_cost_usd]).toEqual(
+            [p.reservedMicros, p.chargedMicros, p.refundedMicros, p.upstreamCostMicros].map((m) => microsToUsd(m!)),
+          );
+        });
+      }
+    } finally {
+      db.close();
+    }
   });
 
   it('client keys get 403, no key 401', async () => {

@@ -3,3 +3,4 @@ export * from './tasks.ts';
 export * from './ledger.ts';
 export * from './delivery.ts';
 export * from './admin.ts';
+export * from './spend.ts';

@@ -1,13 +1,16 @@
 /**
- * GET /admin/spend (CONTRACT §5): what tasks created in a UTC date range reserved, charged, refunded
- * and cost upstream, grouped by any of day, key, model, provider; JSON or CSV.
+ * GET /admin/spend (CONTRACT §5, §9): what tasks created in a UTC date range reserved, charged,
+ * refunded, cost upstream and earned (margin), grouped by any of day, key, model, provider; JSON or
+ * CSV. The query and the rendering are shared with the client's `GET /v1/usage`, which leaves out
+ * the upstream cost and the margin. A task counts on its UTC creation day; later refunds stay there.
  */
-import type { Hono } from 'hono';
+import type { Context, Hono } from 'hono';
 import type { AppEnv } from '../env.ts';
 import type { AppDeps } from '../deps.ts';
 import { ApiError } from '../../errors.ts';
-import { microsToUsd } from '../../pricing/money.ts';
-import { SPEND_DIMENSIONS, type SpendDimension, type SpendMetrics, type SpendRow } from '../../db/repos/spend.ts';
+import { microsToUsd, type Micros } from '../../pricing/money.ts';
+import { SPEND_DIMENSIONS, type SpendDimension, type SpendMetrics, type SpendReport, type SpendRow } from '../../db/repos/spend.ts';
+import { csvStream, Money, type CsvValue } from '../csv.ts';
 
 const DAY_MS = 86_400_000;
 /** The longest range one report covers, in days (both ends inclusive). */
@@ -95,78 +98,78 @@ const DIMENSION_COLUMNS: Record<SpendDimension, [column: string, get: (r: SpendR
   provider: [['provider', (r) => r.provider ?? null]],
 };
 
-const METRIC_COLUMNS = ['tasks', 'completed', 'failed', 'cancelled', 'billable_units', 'reserved_usd', 'charged_usd', 'refunded_usd', 'upstream_cost_usd'] as const;
+/** Metric columns in order: counts, then money (micro-USD inside, USD at the edge). */
+const METRIC_COLUMNS: [column: string, get: (m: SpendMetrics) => number, money: boolean][] = [
+  ['tasks', (m) => m.tasks, false],
+  ['completed', (m) => m.completed, false],
+  ['failed', (m) => m.failed, false],
+  ['cancelled', (m) => m.cancelled, false],
+  ['billable_units', (m) => m.billableUnits, false],
+  ['reserved_usd', (m) => m.reservedMicros, true],
+  ['charged_usd', (m) => m.chargedMicros, true],
+  ['refunded_usd', (m) => m.refundedMicros, true],
+  ['upstream_cost_usd', (m) => m.upstreamCostMicros, true],
+  ['margin_usd', (m) => m.chargedMicros - m.upstreamCostMicros, true],
+];
+/** What an API key must never see: what the provider charged, and so the margin. */
+const OPERATOR_ONLY = new Set(['upstream_cost_usd', 'margin_usd']);
 
-/** The metrics as the API shows them (USD only here, at the edge). */
-function metricsView(m: SpendMetrics): Record<(typeof METRIC_COLUMNS)[number], number> {
-  return {
-    tasks: m.tasks,
-    completed: m.completed,
-    failed: m.failed,
-    cancelled: m.cancelled,
-    billable_units: m.billableUnits,
-    reserved_usd: microsToUsd(m.reservedMicros),
-    charged_usd: microsToUsd(m.chargedMicros),
-    refunded_usd: microsToUsd(m.refundedMicros),
-    upstream_cost_usd: microsToUsd(m.upstreamCostMicros),
-  };
+/** Who reads the report: the admin sees every column, a client key not the operator's costs. */
+export type Audience = 'admin' | 'client';
+
+const metricColumns = (audience: Audience) => METRIC_COLUMNS.filter(([c]) => audience === 'admin' || !OPERATOR_ONLY.has(c));
+
+function metricsView(m: SpendMetrics, audience: Audience): Record<string, number> {
+  return Object.fromEntries(metricColumns(audience).map(([c, get, money]) => [c, money ? microsToUsd(get(m) as Micros) : get(m)]));
 }
 
-function rowView(row: SpendRow, groupBy: readonly SpendDimension[]): Record<string, string | number | null> {
+function rowView(row: SpendRow, groupBy: readonly SpendDimension[], audience: Audience): Record<string, string | number | null> {
   const out: Record<string, string | number | null> = {};
   for (const d of groupBy) for (const [column, get] of DIMENSION_COLUMNS[d]) out[column] = get(row);
-  return Object.assign(out, metricsView(row));
+  return Object.assign(out, metricsView(row, audience));
 }
 
 /**
- * One CSV field per RFC 4180 (quoted when it holds a comma, quote, CR or LF; quotes doubled). Text
- * starting with = + - @ (or tab / CR) gets a leading apostrophe so spreadsheets do not run it.
+ * The CSV lines: a header (group columns, then metric columns), one line per row, then a `total`
+ * line whose first group column says `total` and the other group columns are empty. Without
+ * group_by the report has a single `group` column, so the total line still says `total`.
  */
-export function csvField(value: string | number | null): string {
-  if (value === null) return '';
-  let s = String(value);
-  if (typeof value === 'string' && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
-  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
-}
-
-const csvLine = (fields: (string | number | null)[]) => `${fields.map(csvField).join(',')}\r\n`;
-
-/**
- * The CSV: a header (group columns, then metric columns), one line per row, then a `total` line
- * whose first group column says `total` and the other group columns are empty. Without group_by the
- * report has a single `group` column, so the total line still says `total`.
- */
-function toCsv(rows: SpendRow[], totals: SpendMetrics, groupBy: readonly SpendDimension[]): string {
+function* csvLines(report: SpendReport, groupBy: readonly SpendDimension[], audience: Audience): Generator<CsvValue[]> {
   const groupColumns = groupBy.flatMap((d) => DIMENSION_COLUMNS[d]);
   const labels = groupColumns.length ? groupColumns.map(([c]) => c) : ['group'];
-  let out = csvLine([...labels, ...METRIC_COLUMNS]);
-  for (const row of rows) {
-    const m = metricsView(row);
-    out += csvLine([...groupColumns.map(([, get]) => get(row)), ...METRIC_COLUMNS.map((c) => m[c])]);
-  }
-  const t = metricsView(totals);
-  out += csvLine(['total', ...labels.slice(1).map(() => null), ...METRIC_COLUMNS.map((c) => t[c])]);
-  return out;
+  const metrics = metricColumns(audience);
+  const values = (m: SpendMetrics) => metrics.map(([, get, money]) => (money ? new Money(get(m)) : get(m)));
+  yield [...labels, ...metrics.map(([c]) => c)];
+  for (const row of report.rows) yield [...groupColumns.map(([, get]) => get(row)), ...values(row)];
+  yield ['total', ...labels.slice(1).map(() => null), ...values(report.totals)];
 }
+
+/** Answer a report as JSON or (streamed) CSV; `name` prefixes the CSV's file name. */
+export function sendSpendReport(c: Context<AppEnv>, q: SpendQuery, report: SpendReport, audience: Audience, name: string, object: string): Response {
+  if (q.format === 'csv') {
+    return c.body(csvStream(csvLines(report, q.groupBy, audience)), 200, {
+      'content-type': 'text/csv; charset=utf-8',
+      'content-disposition': `attachment; filename="${name}_${q.from}_${q.to}.csv"`,
+    });
+  }
+  return c.json({
+    object,
+    from: q.from,
+    to: q.to,
+    group_by: q.groupBy,
+    data: report.rows.map((r) => rowView(r, q.groupBy, audience)),
+    totals: metricsView(report.totals, audience),
+  });
+}
+
+/** The query parameters of a request, as {@link parseSpendQuery} reads them. */
+export const queryOf = (c: Context<AppEnv>) => ({ param: (n: string) => c.req.query(n), all: (n: string) => c.req.queries(n) ?? [] });
 
 export function adminSpendRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
   const { store, now } = deps.ctx;
   app.get('/admin/spend', (c) => {
-    const q = parseSpendQuery({ param: (n) => c.req.query(n), all: (n) => c.req.queries(n) ?? [] }, now());
-    const { rows, totals } = store.spend.report(q.fromMs, q.toMs, q.groupBy);
-    if (q.format === 'csv') {
-      return c.body(toCsv(rows, totals, q.groupBy), 200, {
-        'content-type': 'text/csv; charset=utf-8',
-        'content-disposition': `attachment; filename="spend_${q.from}_${q.to}.csv"`,
-      });
-    }
-    return c.json({
-      object: 'spend_report',
-      from: q.from,
-      to: q.to,
-      group_by: q.groupBy,
-      data: rows.map((r) => rowView(r, q.groupBy)),
-      totals: metricsView(totals),
-    });
+    const q = parseSpendQuery(queryOf(c), now());
+    const report = store.spend.report({ from: q.from, to: q.to }, q.groupBy);
+    return sendSpendReport(c, q, report, 'admin', 'spend', 'spend_report');
   });
 }
