@@ -38,6 +38,7 @@ export function createKey(store: Store, input: NewKeyInput, now: number): { row:
     monthlyBudgetMicros: input.monthlyBudgetMicros,
     createdAt: now,
     revokedAt: null,
+    route: null,
   };
   store.transaction(() => {
     store.keys.insert(row);
@@ -58,6 +59,7 @@ export function keyView(row: ApiKeyRow) {
     monthly_budget_usd: row.monthlyBudgetMicros === null ? null : microsToUsd(row.monthlyBudgetMicros),
     created: Math.floor(row.createdAt / 1000),
     revoked: row.revokedAt !== null,
+    route: row.route === null ? null : (JSON.parse(row.route) as Record<string, unknown>),
   };
 }
 

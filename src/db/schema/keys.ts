@@ -14,6 +14,8 @@ export const apiKeys = sqliteTable('api_keys', {
   monthlyBudgetMicros: integer('monthly_budget_micros'),
   createdAt: integer('created_at').notNull(),
   revokedAt: integer('revoked_at'),
+  /** Default routing preferences (CONTRACT §7, JSON); a request's own `route` replaces it field by field. */
+  route: text('route'),
 });
 
 export type ApiKeyRow = typeof apiKeys.$inferSelect;

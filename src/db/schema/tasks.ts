@@ -53,6 +53,8 @@ export const tasks = sqliteTable(
     producedUnits: integer('produced_units'),
     /** Produced more than the key was billed for (the charge is capped at the hold): finance must see it. */
     underbilled: integer('underbilled', { mode: 'boolean' }).notNull().default(false),
+    /** The routing preferences in force for this task (key default merged with the request's, JSON). */
+    route: text('route'),
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
     finishedAt: integer('finished_at'),
