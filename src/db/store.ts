@@ -2,6 +2,7 @@
  * The store: every repository over one database, and the transaction boundary. Logic above this
  * layer sees repositories and `transaction(fn)`, never SQL.
  */
+import type Database from 'better-sqlite3';
 import { openDb, type DbHandle } from './client.ts';
 import { startCheckpointer, type Checkpointer } from './checkpointer.ts';
 import { adminRepo, type AdminRepo } from './repos/admin.ts';
@@ -11,6 +12,8 @@ import { keysRepo, type KeysRepo } from './repos/keys.ts';
 import { ledgerRepo, type LedgerRepo } from './repos/ledger.ts';
 import { tasksRepo, type TasksRepo } from './repos/tasks.ts';
 import { spendRepo, type SpendRepo } from './repos/spend.ts';
+import { filesRepo, type FilesRepo } from './repos/files.ts';
+import { sessionsRepo, type SessionsRepo } from './repos/sessions.ts';
 import { adminTasksRepo, type AdminTasksRepo } from './repos/admin-tasks.ts';
 import { reconciliationRepo, type ReconciliationRepo } from './repos/reconciliation.ts';
 
@@ -28,6 +31,12 @@ export interface Store {
   deliveries: DeliveriesRepo;
   idempotency: IdempotencyRepo;
   admin: AdminRepo;
+  /** Stored files and output-mirror jobs. */
+  files: FilesRepo;
+  /** The database file (`:memory:` for an in-memory one); stored files default to a folder beside it. */
+  path: string;
+  /** Dashboard sessions and one-time login links. */
+  sessions: SessionsRepo;
   /** Run `fn` in one IMMEDIATE transaction: all of it is written, or none. */
   transaction<T>(fn: () => T): T;
   /**
@@ -49,7 +58,7 @@ export function openStore(path: string): Store {
   const ping = sqlite.prepare('select 1 as ok');
   let checkpointer: Checkpointer | undefined;
   const transaction = <T>(fn: () => T): T => sqlite.transaction(fn).immediate();
-  const batch = groupCommit(transaction);
+  const batch = groupCommit(sqlite);
   return {
     keys: keysRepo(db, sqlite),
     tasks: tasksRepo(sqlite),
@@ -61,6 +70,9 @@ export function openStore(path: string): Store {
     deliveries: deliveriesRepo(db),
     idempotency: idempotencyRepo(db),
     admin: adminRepo(db),
+    files: filesRepo(sqlite),
+    path,
+    sessions: sessionsRepo(db),
     transaction,
     batch,
     ping: () => (ping.get() as { ok: number } | undefined)?.ok === 1,
@@ -80,8 +92,12 @@ interface Pending {
   reject: (err: unknown) => void;
 }
 
-/** Collect the calls of one event-loop turn and commit them in one transaction. */
-function groupCommit(transaction: <T>(fn: () => T) => T) {
+/**
+ * Group commit over one connection: collect the calls of one event-loop turn and commit them in one
+ * transaction, each in its own savepoint. Exported for tests that need a raw handle (a full disk).
+ */
+export function groupCommit(sqlite: Database.Database): <T>(fn: () => T) => Promise<T> {
+  const transaction = <T>(fn: () => T): T => sqlite.transaction(fn).immediate();
   let queue: Pending[] = [];
   const flush = () => {
     const run = queue;
@@ -95,6 +111,10 @@ function groupCommit(transaction: <T>(fn: () => T) => T) {
             const value = transaction(p.fn);
             outcomes.push(() => p.resolve(value));
           } catch (err) {
+            // SQLite may roll the whole transaction back on its own (SQLITE_FULL, IOERR, NOMEM): then
+            // the calls before this one are undone too, and a call run after it would autocommit
+            // alone. Stop: the whole batch fails together.
+            if (!sqlite.inTransaction) throw err;
             outcomes.push(() => p.reject(err));
           }
         }
