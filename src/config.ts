@@ -41,6 +41,12 @@ export const configSchema = z.strictObject({
       port: z.number().int().min(0).max(65535).default(8080),
       public_base_url: z.url({ protocol: /^https?$/ }).optional(),
       body_limit_bytes: z.number().int().positive().default(256 * 1024),
+      /** Slow clients (src/http/slow-clients.ts): headers and JSON bodies have deadlines, uploads a minimum rate. */
+      headers_timeout_ms: z.number().int().positive().default(10_000),
+      body_timeout_ms: z.number().int().positive().default(30_000),
+      upload_min_bytes_per_s: z.number().int().min(0).default(32 * 1024),
+      upload_rate_window_ms: z.number().int().positive().default(10_000),
+      max_connections: z.number().int().positive().default(2_048),
       /** Per-API-key request rate limit; rps 0 = off. */
       rate_limit: z.strictObject({ rps: z.number().min(0).default(0), burst: z.number().int().positive().default(100) }).prefault({}),
     })

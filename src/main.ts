@@ -12,6 +12,7 @@ import { createKey } from './keys/keys.ts';
 import { usdToMicros } from './pricing/money.ts';
 import { createRuntime } from './runtime.ts';
 import { demoBanner, startDemo, type Demo } from './demo.ts';
+import { guardSlowClients, slowClientServerOptions } from './http/slow-clients.ts';
 import { createLogger } from './logger.ts';
 import { handleSignals } from './shutdown.ts';
 
@@ -27,7 +28,8 @@ async function main(): Promise<void> {
   const store = openStore(process.env.REELROUTE_DB ?? './data/reelroute.db');
   store.checkpointInBackground();
   const runtime = createRuntime({ config, store, adminKey, log, processMetrics: true });
-  const server = serve({ fetch: runtime.app.fetch, hostname: config.server.host, port: config.server.port });
+  const server = serve({ fetch: runtime.app.fetch, hostname: config.server.host, port: config.server.port, serverOptions: slowClientServerOptions(config.server) });
+  guardSlowClients(server, config.server);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);

@@ -94,7 +94,13 @@ export async function readJson(c: Context<AppEnv>): Promise<unknown> {
   if (!/^application\/([\w.+-]*\+)?json\b/i.test(type)) {
     throw new ApiError('unsupported_media_type', 'request body must be JSON (content-type: application/json)');
   }
-  const text = await c.req.text();
+  let text: string;
+  try {
+    text = await c.req.text();
+  } catch {
+    // The body stopped arriving: the client went away or was cut off as too slow (src/http/slow-clients.ts).
+    throw new ApiError('request_timeout', 'the request body was not received in full');
+  }
   try {
     return JSON.parse(text);
   } catch {
