@@ -73,6 +73,20 @@ export interface CompletionUsage {
   producedUnits: number | null;
 }
 
+/** Produced units as the upstream reports them or, failing that, as the output's header says. */
+export async function measureUsage(ctx: EngineContext, task: TaskRow, status: UpstreamStatus): Promise<CompletionUsage> {
+  if (task.billingRule === 'per_request') return { billedUnits: 1, producedUnits: 1 };
+  let produced: number | null = null;
+  if (status.outputDurationS !== undefined) produced = Math.round(status.outputDurationS);
+  else if (status.outputs?.[0]) {
+    const probed = await ctx.probe.duration(status.outputs[0]);
+    if (probed.ok) produced = Math.round(probed.durationS);
+  }
+  if (produced === null) return { billedUnits: task.billableUnits, producedUnits: null }; // unknown: the quote stands (CONTRACT §3)
+  produced = Math.max(0, produced);
+  return { billedUnits: Math.min(produced, task.billableUnits), producedUnits: produced };
+}
+
 /**
  * A task produced more than its key was billed for (e.g. a media server showed the probe a shorter
  * clip than the provider rendered): the key's charge stays capped at its hold, the operator pays the

@@ -56,6 +56,30 @@ describe('poller', () => {
     ]);
   });
 
+  it('after a restart, an attempt left `submitting` is reconciled once its create timed out, not 30 s later', async () => {
+    gw = await startGateway({
+      providers: [
+        { id: 'fal-a', type: 'fal', price: { '720p': 0.1, '1080p': 0.2 } },
+        { id: 'kie-b', type: 'kie', price: { '720p': 0.2, '1080p': 0.4 } },
+      ],
+    });
+    const res = await gw.call('POST', '/v1/videos/generations', { body: gw.motion(5) });
+    // What a SIGKILL during the create leaves: the intent written, no answer recorded, the live-process deadline.
+    const [attempt] = gw.store.tasks.attempts(res.body.id);
+    gw.store.tasks.updateAttempt(attempt!.id, { status: 'submitting', upstreamId: null });
+    gw.store.tasks.update(res.body.id, { nextPollAt: attempt!.createdAt + 32_000 });
+
+    gw.runtime.poller.start(); // the restarted process
+    gw.advance(2_500); // past fal-a's 2 s create timeout, far from 32 s
+    const moved = () => gw.store.tasks.attempts(res.body.id)[1]?.upstreamId != null;
+    for (let i = 0; i < 50 && !moved(); i++) await sleep(20);
+    // fal cannot be asked by attempt id: the outcome is unknown, and the task moves on.
+    expect(gw.store.tasks.attempts(res.body.id).map((a) => [a.providerId, a.status])).toEqual([
+      ['fal-a', 'unknown'],
+      ['kie-b', expect.stringMatching(/pending|processing/)],
+    ]);
+  });
+
   it('a hanging provider with a backlog larger than the batch does not delay another provider', async () => {
     gw = await startGateway({
       providers: [

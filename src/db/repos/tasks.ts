@@ -36,6 +36,10 @@ export function tasksRepo(sqlite: Database.Database) {
   );
   const dueOf = sqlite.prepare('SELECT "id", "provider" FROM "tasks" WHERE "provider" = ? AND "next_poll_at" <= ? ORDER BY "next_poll_at" LIMIT ?');
   const dueNoProvider = sqlite.prepare('SELECT "id", "provider" FROM "tasks" WHERE "provider" IS NULL AND "next_poll_at" <= ? ORDER BY "next_poll_at" LIMIT ?');
+  const submitting = sqlite.prepare(
+    `SELECT a."task_id" AS taskId, a."provider_id" AS providerId, a."created_at" AS createdAt, t."next_poll_at" AS nextPollAt
+     FROM "attempts" a JOIN "tasks" t ON t."id" = a."task_id" WHERE a."status" = 'submitting' AND t."next_poll_at" IS NOT NULL`,
+  );
   const attemptTask = sqlite.prepare('SELECT "task_id" AS taskId FROM "attempts" WHERE "id" = ?');
 
   return {
@@ -68,6 +72,9 @@ export function tasksRepo(sqlite: Database.Database) {
       for (const { p } of providers.all() as { p: string }[]) out.push(...(dueOf.all(p, now, limit) as { id: string; provider: string }[]));
       return out;
     },
+    /** Attempts still `submitting` on open tasks (a scan: for start-up recovery only). */
+    submittingAttempts: (): { taskId: string; providerId: string; createdAt: number; nextPollAt: number }[] =>
+      submitting.all() as { taskId: string; providerId: string; createdAt: number; nextPollAt: number }[],
     /** All tasks (tests and invariant checks; not for request paths). */
     all: (): TaskRow[] => all.all(),
   };
