@@ -13,8 +13,10 @@ import { Hono, type Context } from 'hono';
 import { serve, type ServerType } from '@hono/node-server';
 import { syntheticMp4 } from '../src/media/synthetic-mp4.ts';
 import { statementCsv, statementLines, statementRange, type EmulatorBilling } from './emulator-statement.ts';
+import { WebhookSender } from './emulator-webhooks.ts';
 
 export type { BilledPrice, EmulatorBilling } from './emulator-statement.ts';
+export type { HookEvent, HookEvents } from './emulator-webhooks.ts';
 
 /** A fault applied to the next create request. */
 export type SubmitFault =
@@ -44,6 +46,8 @@ export interface EmulatorOptions {
   outputDurationS?: number;
   /** Credentials the emulator accepts; when unset, any non-empty credential is accepted. */
   credentials?: { apiKey?: string; accessKey?: string; secretKey?: string };
+  /** Real ms between webhook delivery rounds (default 200); 0 = only on an explicit flush. */
+  webhookIntervalMs?: number;
 }
 
 export interface SimTask {
@@ -79,9 +83,12 @@ export class EmulatorState {
   lastHeaders: Record<string, string> = {};
   lastCreateBody: unknown = undefined;
   readonly credentials: NonNullable<EmulatorOptions['credentials']>;
+  /** Outbound webhooks to the URLs creates registered. */
+  readonly webhooks: WebhookSender;
 
   constructor(opts: EmulatorOptions = {}) {
     this.credentials = opts.credentials ?? {};
+    this.webhooks = new WebhookSender((task) => this.phase(task), opts.webhookIntervalMs ?? 200);
     this.now = opts.now ?? Date.now;
     this.queueMs = opts.queueMs ?? 1_000;
     this.runMs = opts.runMs ?? 3_000;
@@ -111,9 +118,10 @@ export class EmulatorState {
     return { outcome: 'complete' };
   }
 
-  phase(task: SimTask): SimPhase {
-    if (task.cancelled) return 'cancelled';
-    const age = this.now() - task.createdAt;
+  /** The task's phase now, or as it was at `at` (what a webhook sent then carried). */
+  phase(task: SimTask, at: number = this.now()): SimPhase {
+    if (task.cancelled && at >= Number(task.meta.cancelledAt ?? -Infinity)) return 'cancelled';
+    const age = at - task.createdAt;
     if (age < this.queueMs) return 'queued';
     if (age < this.runMs) return 'running';
     return task.fate.outcome === 'complete' ? 'completed' : 'failed';
@@ -195,8 +203,16 @@ export function mountCommon(app: Hono, state: EmulatorState, billing: EmulatorBi
     return c.body(statementCsv(billing, statementLines(state, billing, range)), 200, { 'content-type': 'text/csv; charset=utf-8' });
   });
   app.get('/__emulator/stats', (c) =>
-    c.json({ creates_received: state.createsReceived, tasks_created: state.tasksCreated, polls: state.polls, cancels: state.cancels }),
+    c.json({
+      creates_received: state.createsReceived,
+      tasks_created: state.tasksCreated,
+      polls: state.polls,
+      cancels: state.cancels,
+      webhooks_delivered: state.webhooks.delivered,
+      webhooks_failed: state.webhooks.failed,
+    }),
   );
+  app.post('/__emulator/webhooks/flush', async (c) => c.json({ delivered: await state.webhooks.flush() }));
   app.post('/__emulator/faults', async (c) => {
     const body = (await c.req.json()) as { submit?: SubmitFault[]; fates?: Fate[]; failure_rate?: number; latency_ms?: number; run_ms?: number; queue_ms?: number };
     state.submitFaults.push(...(body.submit ?? []));
@@ -231,7 +247,11 @@ export function acceptsKey(state: EmulatorState, key: string): boolean {
 export async function startEmulator(createApp: (state: EmulatorState) => Hono, opts: EmulatorOptions = {}): Promise<Emulator> {
   const state = new EmulatorState(opts);
   const server = await listen(createApp(state));
-  return { ...server, state };
+  const close = async (): Promise<void> => {
+    state.webhooks.stop();
+    await server.close();
+  };
+  return { ...server, close, state };
 }
 
 /** URL of a task's output file on this emulator. */

@@ -97,20 +97,42 @@ export function createPiapiEmulatorApp(state: EmulatorState): Hono {
     if (problem) return answer(c, 400, problem);
     const config = (body as { config?: unknown }).config;
     const task = state.createTask(body, { config }, randomUUID());
+    const hook = (config as { webhook_config?: { endpoint: string; secret?: string } } | undefined)?.webhook_config;
+    if (hook) watchTask(originOf(c), task, hook.endpoint, hook.secret ?? '');
     if (takeAcceptThenReset(state)) return resetConnection(c);
-    return answer(c, 200, 'success', taskObject(c, task));
+    return answer(c, 200, 'success', taskObject(originOf(c), task));
   });
 
   app.get('/api/v1/task/:id', (c) => {
     state.polls++;
     const task = state.tasks.get(c.req.param('id'));
     if (!task) return answer(c, 404, 'task not found');
-    return answer(c, 200, 'success', taskObject(c, task));
+    return answer(c, 200, 'success', taskObject(originOf(c), task));
   });
 
-  /** The task object PiAPI returns, its status words mapped from the kit's phase. */
-  function taskObject(c: Context, task: SimTask): Record<string, unknown> {
-    const phase = state.phase(task);
+  /**
+   * PiAPI's unified webhook fires on create, on progress and at the end, not only when done
+   * (PROVIDERS.md): `pending` at create, `staged` while it waits for a slot, `processing` once it
+   * runs, then the final object. Body `{timestamp, data: task}`, the secret in `x-webhook-secret`.
+   */
+  function watchTask(origin: string, task: SimTask, url: string, secret: string): void {
+    const headers = { 'x-webhook-secret': secret };
+    const event = (key: string, at: number, status?: string) => {
+      const data = taskObject(origin, task, at);
+      return { key, headers, body: { timestamp: Math.floor(at / 1000), data: status ? { ...data, status } : data } };
+    };
+    state.webhooks.watch(task, url, (t, phase) => {
+      const events = [event('created', t.createdAt), event('staged', t.createdAt, 'staged')];
+      const startedAt = t.createdAt + state.queueMs;
+      if (phase !== 'queued' && state.phase(t, startedAt) === 'running') events.push(event('processing', startedAt));
+      if (phase === 'completed' || phase === 'failed' || phase === 'cancelled') events.push(event('final', state.now()));
+      return events;
+    });
+  }
+
+  /** The task object PiAPI returns (as it is `now`), its status words mapped from the kit's phase. */
+  function taskObject(origin: string, task: SimTask, now: number = state.now()): Record<string, unknown> {
+    const phase = state.phase(task, now);
     const fate = task.fate;
     const at = (ms: number) => new Date(ms).toISOString();
     const started = phase !== 'queued';
@@ -140,7 +162,7 @@ export function createPiapiEmulatorApp(state: EmulatorState): Hono {
       case 'running':
         return { ...common, status: 'processing', output: emptyOutput, error: noError };
       case 'completed': {
-        const url = outputUrl(originOf(c), task);
+        const url = outputUrl(origin, task);
         const works = [{ status: 99, type: 'm2v_motion_control', video: { resource: url, resource_without_watermark: url } }];
         return { ...common, status: 'completed', output: { type: 'm2v_motion_control', status: 99, works }, error: noError };
       }

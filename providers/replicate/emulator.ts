@@ -15,6 +15,7 @@ import {
   takeAcceptThenReset,
   type Emulator,
   type EmulatorOptions,
+  type SimPhase,
   type SimTask,
   readCreateBody,
   startEmulator,
@@ -90,6 +91,18 @@ function predictionId(): string {
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
+/**
+ * The webhook events a prediction has had by `phase`: `start` always, whatever the filter says
+ * (PROVIDERS.md); `output`/`logs` while it runs when asked for; `completed` at the end when asked
+ * for. Each delivery carries the prediction as it is at the time of sending.
+ */
+function hookEvents(filter: readonly string[], phase: SimPhase, ran: boolean): ('start' | 'processing' | 'completed')[] {
+  const events: ('start' | 'processing' | 'completed')[] = ['start'];
+  if (ran && (filter.includes('output') || filter.includes('logs'))) events.push('processing');
+  if ((phase === 'completed' || phase === 'failed' || phase === 'cancelled') && filter.includes('completed')) events.push('completed');
+  return events;
+}
+
 /** The Hono app speaking Replicate's predictions protocol over `state`. */
 export function createReplicateEmulatorApp(state: EmulatorState): Hono {
   const app = new Hono();
@@ -107,9 +120,8 @@ export function createReplicateEmulatorApp(state: EmulatorState): Hono {
   });
 
   /** A prediction as Replicate shows it, its status derived from the emulator clock. */
-  function view(c: Context, task: SimTask): Record<string, unknown> {
-    const phase = state.phase(task);
-    const origin = originOf(c);
+  function view(origin: string, task: SimTask, at: number = state.now()): Record<string, unknown> {
+    const phase = state.phase(task, at);
     const started = task.createdAt + state.queueMs;
     const ended = task.createdAt + state.runMs;
     const status = { queued: 'starting', running: 'processing', completed: 'succeeded', failed: 'failed', cancelled: 'canceled' }[phase];
@@ -119,7 +131,7 @@ export function createReplicateEmulatorApp(state: EmulatorState): Hono {
       error = fate.providerSide === false ? INPUT_FAILURE_TEXT : (fate.message ?? PROVIDER_FAILURE_TEXT);
     }
     const finished = phase === 'completed' || phase === 'failed';
-    const endedAt = phase === 'cancelled' ? Number(task.meta.cancelledAt ?? state.now()) : finished ? ended : undefined;
+    const endedAt = phase === 'cancelled' ? Number(task.meta.cancelledAt ?? at) : finished ? ended : undefined;
     return {
       id: task.id,
       model: MODEL,
@@ -132,7 +144,7 @@ export function createReplicateEmulatorApp(state: EmulatorState): Hono {
       status,
       source: 'api',
       created_at: iso(task.createdAt),
-      ...(Math.min(state.now(), endedAt ?? Infinity) >= started ? { started_at: iso(started) } : {}),
+      ...(Math.min(at, endedAt ?? Infinity) >= started ? { started_at: iso(started) } : {}),
       ...(endedAt !== undefined ? { completed_at: iso(endedAt) } : {}),
       // Compute time, deliberately unlike the output duration: an adapter must not bill on it.
       metrics: finished ? { predict_time: (state.runMs - state.queueMs) / 1000 } : {},
@@ -160,8 +172,16 @@ export function createReplicateEmulatorApp(state: EmulatorState): Hono {
     const b = body as { webhook?: string; webhook_events_filter?: string[] };
     const meta = { webhook: b.webhook, webhookEvents: b.webhook_events_filter ?? ['start', 'output', 'logs', 'completed'] };
     const task = state.createTask(body, meta, predictionId());
+    if (b.webhook) {
+      const origin = originOf(c);
+      // Each event carries the prediction as it was when the event happened.
+      const at = { start: task.createdAt, processing: task.createdAt + state.queueMs, completed: undefined };
+      state.webhooks.watch(task, b.webhook, (t, phase) =>
+        hookEvents(meta.webhookEvents, phase, phase !== 'queued' && state.phase(t, at.processing) === 'running').map((key) => ({ key, body: view(origin, t, at[key]) })),
+      );
+    }
     if (takeAcceptThenReset(state)) return resetConnection(c);
-    return c.json(view(c, task), 201);
+    return c.json(view(originOf(c), task), 201);
   });
 
   const notFound = (c: Context) => c.json({ detail: 'Not found.', status: 404 }, 404);
@@ -170,7 +190,7 @@ export function createReplicateEmulatorApp(state: EmulatorState): Hono {
     const task = state.tasks.get(c.req.param('id'));
     if (!task) return notFound(c);
     state.polls++;
-    return c.json(view(c, task));
+    return c.json(view(originOf(c), task));
   });
 
   app.post('/v1/predictions/:id/cancel', (c) => {
@@ -183,7 +203,7 @@ export function createReplicateEmulatorApp(state: EmulatorState): Hono {
       task.meta.cancelledAt = state.now();
       state.cancels++;
     }
-    return c.json(view(c, task));
+    return c.json(view(originOf(c), task));
   });
 
   return app;
