@@ -7,7 +7,7 @@ import { ProviderError, type UpstreamStatus } from '../../providers/types.ts';
 import type { AttemptRow, TaskRow } from '../db/schema/index.ts';
 import { TERMINAL, providerById, refOf, type EngineContext } from './context.ts';
 import { accept, dispatch, pollDelay } from './dispatch.ts';
-import { finishCancelled, finishCompleted, finishFailed, type CompletionUsage } from './finish.ts';
+import { finishCancelled, finishCompleted, finishFailed, measureUsage } from './finish.ts';
 import { IDEMPOTENCY_TTL_MS } from './idempotency.ts';
 
 /** Status reads in a row that may answer "not found" before the upstream task is taken as lost. */
@@ -40,6 +40,7 @@ export class Poller {
    */
   start(): void {
     this.stopped = false;
+    this.recoverInterrupted();
     const loop = () => {
       if (this.stopped) return;
       try {
@@ -50,6 +51,20 @@ export class Poller {
       this.timer = setTimeout(loop, this.tickMs);
     };
     this.timer = setTimeout(loop, 0);
+  }
+
+  /**
+   * Attempts a previous process left `submitting` (it died mid-create): no request waits on them any
+   * more, so reconcile each once its create's own timeout has passed (the upstream may still be
+   * taking it until then) instead of after the margin a live process needs. One gateway per database.
+   */
+  private recoverInterrupted(): void {
+    const now = this.ctx.now();
+    for (const a of this.ctx.store.tasks.submittingAttempts()) {
+      if (this.ctx.inFlight.has(a.taskId)) continue;
+      const at = Math.max(now, a.createdAt + (providerById(this.ctx, a.providerId)?.timeoutMs ?? 0));
+      if (at < a.nextPollAt) this.ctx.store.tasks.update(a.taskId, { nextPollAt: at });
+    }
   }
 
   /** Stop launching; resolves when the polls in flight are done. */
@@ -210,7 +225,7 @@ export class Poller {
   async complete(task: TaskRow, attempt: AttemptRow, status: UpstreamStatus): Promise<void> {
     // Mirrored outputs: the mirror stores the results first and replays this call with our URLs.
     if (this.ctx.mirror?.defer(task, attempt, status)) return;
-    const usage = await this.measure(task, status);
+    const usage = await measureUsage(this.ctx, task, status);
     const ended = finishCompleted(this.ctx, task, attempt, status, usage);
     if (!ended) return;
     this.ctx.health.success(attempt.providerId, task.model);
@@ -219,20 +234,6 @@ export class Poller {
       this.ctx.log.warn({ task: task.id, provider: attempt.providerId, billed: ended.billedUnits, produced: ended.producedUnits }, 'task produced more than it was billed for');
       this.ctx.onUnderbilled?.(ended);
     }
-  }
-
-  /** Produced units as the upstream reports them or, failing that, as the output's header says. */
-  private async measure(task: TaskRow, status: UpstreamStatus): Promise<CompletionUsage> {
-    if (task.billingRule === 'per_request') return { billedUnits: 1, producedUnits: 1 };
-    let produced: number | null = null;
-    if (status.outputDurationS !== undefined) produced = Math.round(status.outputDurationS);
-    else if (status.outputs?.[0]) {
-      const probed = await this.ctx.probe.duration(status.outputs[0]);
-      if (probed.ok) produced = Math.round(probed.durationS);
-    }
-    // Unknown: the quote stands (CONTRACT §3).
-    const billedUnits = produced === null ? task.billableUnits : Math.max(0, Math.min(produced, task.billableUnits));
-    return { billedUnits, producedUnits: produced === null ? null : Math.max(0, produced) };
   }
 
   /** The current attempt failed provider-side: try the next provider under the same task id. */
