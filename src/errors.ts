@@ -42,6 +42,7 @@ export const ERROR_STATUS = {
   invalid_media_url: 400,
   invalid_callback_url: 400,
   upstream_rejected: 400,
+  max_cost_exceeded: 400,
   invalid_api_key: 401,
   missing_api_key: 401,
   insufficient_balance: 402,

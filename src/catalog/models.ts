@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { QUALITIES, type CanonicalModel } from '../../providers/types.ts';
+import { routeSchema } from '../routing/preferences.ts';
 
 export const URL_MAX = 2048;
 
@@ -49,6 +50,7 @@ export const motionSchema = z.strictObject({
     })
     .prefault({}),
   callback_url: url.optional(),
+  route: routeSchema.optional(),
 });
 
 export const elementSchema = z.strictObject({
@@ -60,6 +62,7 @@ export const elementSchema = z.strictObject({
     element_video_list: z.strictObject({ video_url: url }),
   }),
   callback_url: url.optional(),
+  route: routeSchema.optional(),
 });
 
 export const generationSchema = z.discriminatedUnion('model', [motionSchema, elementSchema]);

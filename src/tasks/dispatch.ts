@@ -11,6 +11,7 @@ import { newId } from '../ids.ts';
 import { hold } from '../ledger/ledger.ts';
 import type { Candidate } from '../routing/select.ts';
 import { rankCandidates } from '../routing/select.ts';
+import type { RoutePrefs } from '../routing/preferences.ts';
 import type { CanonicalModel, Quality } from '../../providers/types.ts';
 import { TERMINAL, requestOf, type EngineContext } from './context.ts';
 import type { AttemptEnd } from './finish.ts';
@@ -83,6 +84,9 @@ function startNext(ctx: EngineContext, taskId: string, reasons: string[]): Start
     units: task.billableUnits,
     exclude: new Set(tried.map((a) => a.providerId)),
     ...(task.pinnedProvider ? { onlyProvider: task.pinnedProvider } : {}),
+    // The task's routing preferences hold on failover too: max_cost_usd is checked against what the key would pay.
+    ...(task.route ? { route: JSON.parse(task.route) as RoutePrefs } : {}),
+    ...(task.listPriced ? { listUnitPriceMicros: task.unitPriceMicros } : {}),
   });
   for (const c of ranked) {
     if (!c.eligible) continue;

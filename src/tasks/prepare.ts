@@ -20,6 +20,7 @@ import { UnsafeUrlError, type UrlGuard } from '../net/ssrf.ts';
 import type { Store } from '../db/store.ts';
 import type { BillingRule } from '../pricing/prices.ts';
 import type { z } from 'zod';
+import type { RoutePrefs } from '../routing/preferences.ts';
 
 export interface Prepared {
   model: CanonicalModel;
@@ -33,6 +34,8 @@ export interface Prepared {
   /** Element affinity: only this provider may run the task. */
   onlyProvider?: string;
   callbackUrl?: string;
+  /** The request's own routing preferences (the key's default is merged in at quote time). */
+  route?: RoutePrefs;
 }
 
 export interface PrepareDeps {
@@ -132,6 +135,7 @@ async function prepareMotion(body: MotionBody, keyId: string, deps: PrepareDeps)
     durationS,
     ...(onlyProvider ? { onlyProvider } : {}),
     ...(body.callback_url ? { callbackUrl: body.callback_url } : {}),
+    ...(body.route ? { route: body.route } : {}),
   };
 }
 
@@ -158,5 +162,6 @@ async function prepareElement(body: ElementBody, deps: PrepareDeps): Promise<Pre
     units: 1,
     durationS: probed.ok ? probed.durationS : null,
     ...(body.callback_url ? { callbackUrl: body.callback_url } : {}),
+    ...(body.route ? { route: body.route } : {}),
   };
 }

@@ -7,6 +7,7 @@ import { ApiError } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { hold } from '../ledger/ledger.ts';
 import { rankCandidates, type Candidate } from '../routing/select.ts';
+import { assertWithinMaxCost, resolveRoute, type RoutePrefs } from '../routing/preferences.ts';
 import type { EngineContext } from './context.ts';
 import { attemptRow, dispatch, reconcileAfter } from './dispatch.ts';
 import { finishFailed } from './finish.ts';
@@ -21,16 +22,23 @@ export interface Quote {
   estimateMicros: number;
 }
 
-/** Rank providers and price the task for the key. Throws 503 when no provider can take it. */
-export function quote(ctx: EngineContext, p: Prepared): Quote {
+/**
+ * Rank providers and price the task for the key under its routing preferences. Throws 400
+ * max_cost_exceeded when only the price ceiling excludes every provider, else 503 when none can take it.
+ */
+export function quote(ctx: EngineContext, p: Prepared, route?: RoutePrefs): Quote {
+  const listPrice = ctx.listPrices.get(p.model);
   const candidates = rankCandidates(ctx.providers, ctx.health, {
     model: p.model,
     quality: p.quality,
     units: p.units,
     ...(p.onlyProvider ? { onlyProvider: p.onlyProvider } : {}),
+    ...(route ? { route } : {}),
+    ...(listPrice ? { listUnitPriceMicros: listPrice.perUnit[p.quality] } : {}),
   });
   const first = candidates[0];
   if (!first?.eligible) {
+    assertWithinMaxCost(candidates, route);
     const why = candidates.length ? candidates.map((c) => `${c.provider.id}: ${c.reason}`).join('; ') : 'no providers configured';
     throw new ApiError('no_provider_available', `no provider can take this task (${why})`);
   }
@@ -41,7 +49,8 @@ export function quote(ctx: EngineContext, p: Prepared): Quote {
 
 /** Submit a prepared request for a key. Resolves with the task id once an upstream accepted it. */
 export async function submit(ctx: EngineContext, key: ApiKeyRow, p: Prepared, claim?: IdempotencyClaim): Promise<string> {
-  const q = quote(ctx, p);
+  const route = resolveRoute(key.route, p.route, ctx.providers);
+  const q = quote(ctx, p, route);
   const first = q.candidates[0]!;
   const now = ctx.now();
   const taskId = newId('task', now);
@@ -63,6 +72,7 @@ export async function submit(ctx: EngineContext, key: ApiKeyRow, p: Prepared, cl
       reservedMicros: q.estimateMicros,
       provider: first.provider.id,
       pinnedProvider: p.onlyProvider ?? null,
+      route: route ? JSON.stringify(route) : null,
       nextPollAt: now + reconcileAfter(first.provider.timeoutMs),
       createdAt: now,
       updatedAt: now,

@@ -9,6 +9,7 @@ import { ApiError, paramFromPath } from '../../errors.ts';
 import { createKey, keyView } from '../../keys/keys.ts';
 import { credit } from '../../ledger/ledger.ts';
 import { usdToMicros } from '../../pricing/money.ts';
+import { checkProviderIds, routeSchema } from '../../routing/preferences.ts';
 
 const money = z.number().finite().nonnegative().max(1e9);
 const createBody = z.strictObject({
@@ -21,6 +22,8 @@ const patchBody = z.strictObject({
   name: z.string().min(1).max(100).optional(),
   daily_budget_usd: money.nullable().optional(),
   monthly_budget_usd: money.nullable().optional(),
+  /** The key's default routing preferences (CONTRACT §7); null clears them. */
+  route: routeSchema.nullable().optional(),
 });
 const creditBody = z.strictObject({ amount_usd: money.positive(), note: z.string().max(500).optional() });
 
@@ -69,11 +72,13 @@ export function adminKeyRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     const body = parse(patchBody, await readJson(c));
     const daily = optMicros(body.daily_budget_usd);
     const monthly = optMicros(body.monthly_budget_usd);
+    if (body.route) checkProviderIds(body.route, deps.ctx.providers);
     store.transaction(() => {
       store.keys.patch(row.id, {
         ...(body.name !== undefined ? { name: body.name } : {}),
         ...(daily !== undefined ? { dailyBudgetMicros: daily } : {}),
         ...(monthly !== undefined ? { monthlyBudgetMicros: monthly } : {}),
+        ...(body.route !== undefined ? { route: body.route === null ? null : JSON.stringify(body.route) } : {}),
       });
       audit(deps, c, 'key.update', row.id, keyView(row), keyView(store.keys.byId(row.id)!));
     });

@@ -9,31 +9,35 @@ import { prepareDeps, type AppDeps } from '../deps.ts';
 import { readJson } from '../middleware.ts';
 import { prepare } from '../../tasks/prepare.ts';
 import { quote } from '../../tasks/submit.ts';
-import { rankCandidates, type Candidate } from '../../routing/select.ts';
+import { rankCandidates } from '../../routing/select.ts';
+import { resolveRoute } from '../../routing/preferences.ts';
 import { microsToUsd } from '../../pricing/money.ts';
 import { ApiError } from '../../errors.ts';
 
 export function estimateRoute(app: Hono<AppEnv>, deps: AppDeps): void {
   app.post('/v1/videos/generations/estimate', async (c) => {
-    const p = await prepare(await readJson(c), c.get('apiKey').id, prepareDeps(deps));
+    const key = c.get('apiKey');
+    const p = await prepare(await readJson(c), key.id, prepareDeps(deps));
+    const route = resolveRoute(key.route, p.route, deps.ctx.providers);
     let estimateUsd: number | null = null;
     let chosen: string | null = null;
     try {
-      const q = quote(deps.ctx, p);
+      const q = quote(deps.ctx, p, route);
       estimateUsd = microsToUsd(q.estimateMicros);
       chosen = q.candidates[0]!.provider.id;
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
     }
+    const list = deps.ctx.listPrices.get(p.model);
+    // Without a list price the key pays the upstream cost of the provider that runs it (keyEstimateMicros).
     const candidates = rankCandidates(deps.ctx.providers, deps.ctx.health, {
       model: p.model,
       quality: p.quality,
       units: p.units,
       ...(p.onlyProvider ? { onlyProvider: p.onlyProvider } : {}),
+      ...(route ? { route } : {}),
+      ...(list ? { listUnitPriceMicros: list.perUnit[p.quality] } : {}),
     });
-    const list = deps.ctx.listPrices.get(p.model);
-    // Without a list price the key pays the upstream cost of the provider that runs it.
-    const keyPays = (cand: Candidate) => (list ? list.perUnit[p.quality] * p.units : cand.estimateMicros);
     return c.json({
       model: p.model,
       billing_rule: p.rule,
@@ -44,7 +48,7 @@ export function estimateRoute(app: Hono<AppEnv>, deps: AppDeps): void {
       candidates: candidates.map((cand) => ({
         provider: cand.provider.id,
         priority: cand.provider.priority,
-        estimate_usd: cand.provider.models.has(p.model) ? microsToUsd(keyPays(cand)) : null,
+        estimate_usd: cand.provider.models.has(p.model) ? microsToUsd(cand.keyEstimateMicros) : null,
         eligible: cand.eligible,
         reason: cand.reason,
       })),
