@@ -24,6 +24,8 @@ import { webhookRoutes } from './http/webhooks.ts';
 import type { Poller } from './tasks/poller.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { rateLimit } from './http/rate-limit.ts';
+import { createSessions } from './http/session.ts';
+import { dashboardRoutes } from './ui/dashboard.tsx';
 
 export function createApp(deps: AppDeps, poller: Poller, metrics: Metrics = createMetrics()): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -36,9 +38,11 @@ export function createApp(deps: AppDeps, poller: Poller, metrics: Metrics = crea
     metrics.requests.inc({ method: c.req.method, route, status: String(c.res.status) });
   });
   app.use('*', limitBody(deps.ctx.config.server.body_limit_bytes));
-  app.use('/v1/*', clientAuth(deps.auth, deps.adminKey));
+  // Browsers of the dashboard authenticate with a session cookie instead of a bearer key.
+  const sessions = createSessions(deps);
+  app.use('/v1/*', clientAuth(deps.auth, deps.adminKey, sessions.resolve));
   app.use('/v1/*', rateLimit({ ...deps.ctx.config.server.rate_limit, now: deps.ctx.now }));
-  app.use('/admin/*', adminAuth(deps.auth, deps.adminKey));
+  app.use('/admin/*', adminAuth(deps.auth, deps.adminKey, sessions.resolve));
 
   estimateRoute(app, deps);
   createRoute(app, deps);
@@ -55,6 +59,8 @@ export function createApp(deps: AppDeps, poller: Poller, metrics: Metrics = crea
   adminReconciliationRoutes(app, deps);
   opsRoutes(app, deps, metrics);
   webhookRoutes(app, deps, poller);
+  sessions.routes(app);
+  dashboardRoutes(app, sessions);
 
   app.onError(onError(deps.ctx.log));
   app.notFound(notFound(() => app.routes));

@@ -8,6 +8,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { ApiError, errorBody } from '../errors.ts';
 import { sameSecret, type KeyAuth } from '../keys/keys.ts';
 import type { AppEnv } from './env.ts';
+import type { SessionResolver } from './session.ts';
 import type { Logger } from 'pino';
 
 /**
@@ -116,9 +117,16 @@ function bearer(c: Context): string | null {
 }
 
 /** Client routes: a live API key, never the admin key. */
-export function clientAuth(auth: KeyAuth, adminKey: string): MiddlewareHandler<AppEnv> {
+export function clientAuth(auth: KeyAuth, adminKey: string, session?: SessionResolver): MiddlewareHandler<AppEnv> {
   return async function clientAuthMiddleware(c, next) {
     const secret = bearer(c);
+    // No bearer: a dashboard session cookie may stand in for it (an admin's acts as its Playground key).
+    const viaSession = secret === null ? session?.(c) : null;
+    if (viaSession) {
+      if (!viaSession.key) throw new ApiError('invalid_api_key', 'the dashboard Playground key was revoked; sign in again');
+      c.set('apiKey', viaSession.key);
+      return next();
+    }
     if (secret === null) throw new ApiError('missing_api_key', 'missing API key (Authorization: Bearer <key>)');
     const key = secret ? auth.authenticate(secret) : null;
     if (!key) {
@@ -131,9 +139,14 @@ export function clientAuth(auth: KeyAuth, adminKey: string): MiddlewareHandler<A
 }
 
 /** Admin routes: only the admin key. */
-export function adminAuth(auth: KeyAuth, adminKey: string): MiddlewareHandler<AppEnv> {
+export function adminAuth(auth: KeyAuth, adminKey: string, session?: SessionResolver): MiddlewareHandler<AppEnv> {
   return async function adminAuthMiddleware(c, next) {
     const secret = bearer(c);
+    const viaSession = secret === null ? session?.(c) : null;
+    if (viaSession) {
+      if (viaSession.role !== 'admin') throw new ApiError('permission_denied', 'API keys cannot call admin routes');
+      return next();
+    }
     if (secret === null) throw new ApiError('missing_api_key', 'missing admin key (Authorization: Bearer <admin key>)');
     if (!secret || !sameSecret(secret, adminKey)) {
       if (secret && auth.authenticate(secret)) throw new ApiError('permission_denied', 'API keys cannot call admin routes');

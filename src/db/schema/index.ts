@@ -4,3 +4,4 @@ export * from './ledger.ts';
 export * from './delivery.ts';
 export * from './admin.ts';
 export * from './spend.ts';
+export * from './sessions.ts';
