@@ -3,6 +3,7 @@
  * cancels for the cancel fates, and the killer that SIGKILLs and restarts the gateway at planned
  * moments. Requests wait at a gate while the gateway is down; every loop is bounded.
  */
+import Database from 'better-sqlite3';
 import type { GatewayProcess } from './drill-gateway.ts';
 import type { PlannedTask } from './drill-plan.ts';
 import type { Upstreams } from './drill-upstreams.ts';
@@ -69,8 +70,11 @@ export type CancelOutcome = 'cancelled' | 'refused' | 'gave_up';
 export interface LoadResult {
   submits: Map<number, SubmitOutcome>;
   cancels: Map<number, CancelOutcome>;
-  /** Per kill: ms after the load started and submits in flight at that moment. */
-  kills: Array<{ atMs: number; submitsInFlight: number; downMs: number }>;
+  /**
+   * Per kill: ms after the load started, submits in flight at that moment, and attempts the dead
+   * process left `submitting` (their create was on its way: written intent, no answer).
+   */
+  kills: Array<{ atMs: number; submitsInFlight: number; submittingAttempts: number; downMs: number }>;
   faultsQueued: number;
   /** Lost submits sent again with their Idempotency-Key. */
   retried: number;
@@ -93,7 +97,25 @@ export interface LoadOptions {
    * too long for a quick test; the full drill kills anywhere.
    */
   killBetweenSubmits?: boolean;
+  /**
+   * The first this many kills aim at a create on its way upstream: each emulator's next create hangs
+   * (1.5 s, within the 5 s provider timeout) and the kill waits for a submit held that long.
+   */
+  midCreateKills?: number;
   log: (line: string) => void;
+}
+
+/** How long a mid-create kill's hung creates take upstream, ms. */
+const HANG_MS = 1_500;
+
+/** Attempts left `submitting` in the database of a stopped gateway. */
+function submittingAttempts(dbPath: string): number {
+  const db = new Database(dbPath, { readonly: true, fileMustExist: true });
+  try {
+    return db.prepare(`SELECT count(*) FROM "attempts" WHERE "status" = 'submitting'`).pluck().get() as number;
+  } finally {
+    db.close();
+  }
 }
 
 function bodyOf(t: PlannedTask, upstreams: Upstreams): Record<string, unknown> {
@@ -107,10 +129,19 @@ function bodyOf(t: PlannedTask, upstreams: Upstreams): Record<string, unknown> {
   };
 }
 
+/** Queue a create fault through the control API, as a drill in another process would: the next create there gets it. */
+async function queueFault(emulatorUrl: string, fault: unknown, result: LoadResult): Promise<void> {
+  const res = await fetch(`${emulatorUrl}/__emulator/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ submit: [fault] }) });
+  if (res.ok) result.faultsQueued++;
+  else result.problems.push(`emulator control API answered ${res.status}`);
+}
+
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const result: LoadResult = { submits: new Map(), cancels: new Map(), kills: [], faultsQueued: 0, retried: 0, problems: [] };
   const started = Date.now();
   let inFlight = 0;
+  /** Start times of the submits in flight. */
+  const inFlightSince = new Set<{ t0: number }>();
   let submitted = 0;
   let submitsDone = false;
   const pending: Promise<void>[] = [];
@@ -154,13 +185,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
       result.retried++;
     }
     result.submits.set(t.idx, outcome);
-    if (t.submitFault) {
-      // Queued through the control API, as a drill in another process would: the next create there gets it.
-      const emu = o.upstreams.emulators[t.submitFault.provider]!.emulator;
-      const res = await fetch(`${emu.url}/__emulator/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ submit: [t.submitFault.fault] }) });
-      if (res.ok) result.faultsQueued++;
-      else result.problems.push(`emulator control API answered ${res.status}`);
-    }
+    if (t.submitFault) await queueFault(o.upstreams.emulators[t.submitFault.provider]!.emulator.url, t.submitFault.fault, result);
     return outcome;
   };
 
@@ -169,19 +194,27 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
       // Bounded: the submit loop always moves on (or gives up), and so does this wait.
       while (submitted < at.afterSubmits && !submitsDone) await sleep(20);
       await sleep(at.jitterMs);
-      for (let waited = 0; o.killBetweenSubmits && inFlight > 0 && waited < 3_000; waited += 5) await sleep(5);
+      if (i < (o.midCreateKills ?? 0)) {
+        await Promise.all(o.upstreams.emulators.map((e) => queueFault(e.emulator.url, { kind: 'hang', ms: HANG_MS }, result)));
+        // A submit held for over 300 ms is one whose create hangs upstream: its attempt is `submitting`.
+        const held = () => [...inFlightSince].some((s) => Date.now() - s.t0 > 300);
+        for (let waited = 0; !held() && waited < 5_000; waited += 5) await sleep(5);
+      } else {
+        for (let waited = 0; o.killBetweenSubmits && inFlight > 0 && waited < 3_000; waited += 5) await sleep(5);
+      }
       const submitsInFlight = inFlight;
       o.gate.close();
       const downAt = Date.now();
       await o.gateway.kill();
-      o.log(`kill ${i + 1} at ${((downAt - started) / 1000).toFixed(1)} s, after ${submitted} submits, ${submitsInFlight} in flight`);
+      const submitting = submittingAttempts(o.gateway.dbPath);
+      o.log(`kill ${i + 1} at ${((downAt - started) / 1000).toFixed(1)} s, after ${submitted} submits, ${submitsInFlight} in flight, ${submitting} attempts submitting`);
       try {
         o.gate.open(await o.gateway.start());
       } catch (err) {
         result.problems.push(`restart after kill ${i + 1} failed: ${(err as Error).message}`);
         return;
       }
-      result.kills.push({ atMs: downAt - started, submitsInFlight, downMs: Date.now() - downAt });
+      result.kills.push({ atMs: downAt - started, submitsInFlight, submittingAttempts: submitting, downMs: Date.now() - downAt });
     }
   })();
 
@@ -204,9 +237,12 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     pending.push(
       (async () => {
         let outcome: SubmitOutcome;
+        const since = { t0: Date.now() };
+        inFlightSince.add(since);
         try {
           outcome = await submitOne(t);
         } finally {
+          inFlightSince.delete(since);
           inFlight--;
           slots++;
           freed.shift()?.();

@@ -36,8 +36,10 @@ export interface DrillOptions {
   concurrency?: number;
   /** Progress lines (default: none). */
   log?: (line: string) => void;
-  /** Kill only between submits (quick runs: no attempt waits out the 30 s reconcile margin). */
+  /** Kill only between submits (except the mid-create kills below). */
   killBetweenSubmits?: boolean;
+  /** The first this many kills catch creates on their way upstream (attempts left `submitting`). Default 1. */
+  midCreateKills?: number;
   /** Called after the gateway stopped, before the checks: lets a self-test break things to see them caught. */
   tamper?: (t: { dbPath: string; upstreams: Upstreams }) => void;
   /** Keep the temp folder (config, database) even when the drill passes. */
@@ -54,6 +56,8 @@ export interface DrillResult {
   seed: number;
   tasks: number;
   kills: number;
+  /** Attempts left `submitting` by the killed processes, summed over the kills. */
+  submittingAtKills: number;
   status: Record<string, number>;
   deliveries: number;
   missingCallbacks: number;
@@ -91,11 +95,11 @@ export async function runDrill(opts: DrillOptions = {}): Promise<DrillResult> {
 
     const killAt = killPoints(kills, seed, tasks);
     log(`load: ${tasks} tasks over ${windowMs / 1000} s, kills after submit ${killAt.map((k) => `${k.afterSubmits}+${k.jitterMs} ms`).join(', ')}`);
-    const load = await runLoad({ plan, key: key.key, gate, gateway, upstreams, windowMs, concurrency: opts.concurrency ?? 32, killAt, killBetweenSubmits: opts.killBetweenSubmits ?? false, log });
+    const load = await runLoad({ plan, key: key.key, gate, gateway, upstreams, windowMs, concurrency: opts.concurrency ?? 32, killAt, killBetweenSubmits: opts.killBetweenSubmits ?? false, midCreateKills: opts.midCreateKills ?? 1, log });
     const lost = [...load.submits.values()].filter((s) => s.kind === 'lost').length;
     const refused = [...load.submits.values()].filter((s) => s.kind === 'http_error');
     notes.push(
-      `kills: ${load.kills.map((k) => `${(k.atMs / 1000).toFixed(1)} s (${k.submitsInFlight} submits in flight, down ${k.downMs} ms)`).join('; ') || 'none'}`,
+      `kills: ${load.kills.map((k) => `${(k.atMs / 1000).toFixed(1)} s (${k.submitsInFlight} submits in flight, ${k.submittingAttempts} attempts submitting, down ${k.downMs} ms)`).join('; ') || 'none'}`,
       `submits: ${load.submits.size - lost - refused.length} answered 200, ${lost} lost with the process, ${refused.length} refused (${[...new Set(refused.map((r) => (r.kind === 'http_error' ? `${r.status} ${r.code}` : '')))].join(', ') || '-'}); ${load.retried} lost submits retried with their Idempotency-Key (${[...load.submits.values()].filter((s) => s.kind === 'ok' && s.retried).length} answered 200); ${load.faultsQueued} create faults queued`,
       `cancels: ${JSON.stringify(countBy([...load.cancels.values()]))}`,
       `submit answer times: ${percentiles([...load.submits.values()].filter((s) => s.kind !== 'lost').map((s) => s.ms))}; lost: ${JSON.stringify(countBy([...load.submits.values()].flatMap((s) => (s.kind === 'lost' ? [s.error] : []))))}`,
@@ -134,11 +138,12 @@ export async function runDrill(opts: DrillOptions = {}): Promise<DrillResult> {
       `${problems.tasks.length || problems.run.length ? `tasks FAILED (${problems.tasks.length + problems.run.length}), ` : ''}` +
       `${area('ledger')}, ${area('creates')}, ${area('callbacks')} (${verdict.deliveries} deliveries, ${verdict.missingCallbacks} missing), ` +
       `${((Date.now() - started) / 1000).toFixed(0)} s`;
-    return { ok, summary, details, notes, seed, tasks, kills: load.kills.length, status: s, deliveries: verdict.deliveries, missingCallbacks: verdict.missingCallbacks, durationMs: Date.now() - started, dir: ok && !opts.keep ? null : dir };
+    const submittingAtKills = load.kills.reduce((n, k) => n + k.submittingAttempts, 0);
+    return { ok, summary, details, notes, seed, tasks, kills: load.kills.length, submittingAtKills, status: s, deliveries: verdict.deliveries, missingCallbacks: verdict.missingCallbacks, durationMs: Date.now() - started, dir: ok && !opts.keep ? null : dir };
   } catch (err) {
     details.push(`run: ${(err as Error).stack ?? String(err)}`, ...gateway.errors.map((e) => `run: ${e}`));
     const summary = `drill: ${tasks} tasks, aborted: ${(err as Error).message}, ${((Date.now() - started) / 1000).toFixed(0)} s`;
-    return { ok: false, summary, details, notes, seed, tasks, kills: 0, status: {}, deliveries: 0, missingCallbacks: 0, durationMs: Date.now() - started, dir };
+    return { ok: false, summary, details, notes, seed, tasks, kills: 0, submittingAtKills: 0, status: {}, deliveries: 0, missingCallbacks: 0, durationMs: Date.now() - started, dir };
   } finally {
     await gateway.stop();
     await upstreams.close();
