@@ -49,8 +49,13 @@ export class WebhookSender {
     private readonly intervalMs: number,
   ) {}
 
-  /** Send `events` of `task` to `url` as they become due. */
+  /**
+   * Send `events` of `task` to `url` as they become due. Only loopback URLs are delivered to: an
+   * emulator serves tests, demos and drills on this machine, and a registered public URL (such as
+   * `https://gw.example.com`) must never make it reach the network.
+   */
   watch(task: SimTask, url: string, events: HookEvents): void {
+    if (!isLoopback(url)) return;
     this.watched.set(task.id, { task, url, events, sent: new Set(), failures: 0, running: Promise.resolve(0) });
     if (this.intervalMs <= 0) return;
     if (!this.timer) {
@@ -107,4 +112,11 @@ export class WebhookSender {
       return false;
     }
   }
+}
+
+/** Whether `url` is http(s) on a loopback host. */
+function isLoopback(url: string): boolean {
+  if (!URL.canParse(url)) return false;
+  const u = new URL(url);
+  return (u.protocol === 'http:' || u.protocol === 'https:') && ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname);
 }

@@ -79,8 +79,8 @@ export function createKlingEmulatorApp(state: EmulatorState): Hono {
   });
 
   /** A task's update time as its phase says. */
-  const updated = (task: SimTask): number => {
-    const phase = state.phase(task);
+  const updated = (task: SimTask, at: number): number => {
+    const phase = state.phase(task, at);
     if (phase === 'queued') return task.createdAt;
     return task.createdAt + (phase === 'running' ? state.queueMs : state.runMs);
   };
@@ -102,8 +102,24 @@ export function createKlingEmulatorApp(state: EmulatorState): Hono {
     const meta: Record<string, unknown> = { kind, model, externalTaskId, callbackUrl: options?.callback_url };
     if (kind === 'element') meta.elementId = newElementId();
     const task = state.createTask(body, meta, newTaskId());
+    if (typeof meta.callbackUrl === 'string') watchTask(originOf(c), task, meta.callbackUrl);
     if (takeAcceptThenReset(state)) return resetConnection(c);
     return task;
+  }
+
+  /**
+   * Callbacks on each status change (PROVIDERS.md), the body the task object as the query shows
+   * it then: `submitted` at create, `processing` once it runs, then the end.
+   */
+  function watchTask(origin: string, task: SimTask, url: string): void {
+    const body = (t: SimTask, at: number) => (t.meta.kind === 'motion' ? motionItem(origin, t, at) : elementData(t, at));
+    state.webhooks.watch(task, url, (t, phase) => {
+      const startedAt = t.createdAt + state.queueMs;
+      const events = [{ key: 'submitted', body: body(t, t.createdAt) }];
+      if (phase !== 'queued' && state.phase(t, startedAt) === 'running') events.push({ key: 'processing', body: body(t, startedAt) });
+      if (phase === 'completed' || phase === 'failed' || phase === 'cancelled') events.push({ key: 'end', body: body(t, state.now()) });
+      return events;
+    });
   }
 
   app.post('/motion-control/:model', async (c) => {
@@ -117,22 +133,22 @@ export function createKlingEmulatorApp(state: EmulatorState): Hono {
   const STATUS = { queued: 'submitted', running: 'processing', completed: 'succeeded', failed: 'failed', cancelled: 'failed' } as const;
 
   /** A motion task as the query lists it (and a callback would send it). */
-  function motionItem(c: Context, task: SimTask): Record<string, unknown> {
-    const phase = state.phase(task);
+  function motionItem(origin: string, task: SimTask, at: number = state.now()): Record<string, unknown> {
+    const phase = state.phase(task, at);
     const item: Record<string, unknown> = {
       id: task.id,
       status: STATUS[phase],
       message: '',
       external_id: task.meta.externalTaskId ?? null,
       create_time: task.createdAt,
-      update_time: updated(task),
+      update_time: updated(task, at),
       outputs: [],
       billing: [],
     };
     if (phase === 'completed') {
       const seconds = String(state.durationOf(task));
       const reported = state.reportsDuration(task);
-      item.outputs = [{ type: 'video', url: outputUrl(originOf(c), task), ...(reported ? { duration: seconds } : {}) }];
+      item.outputs = [{ type: 'video', url: outputUrl(origin, task), ...(reported ? { duration: seconds } : {}) }];
       if (reported) item.billing = [{ type: 'video_duration', resolution: resolutionOf(task), quantity: seconds }];
     } else if (phase === 'failed' || phase === 'cancelled') {
       Object.assign(item, failureOf(task));
@@ -151,7 +167,7 @@ export function createKlingEmulatorApp(state: EmulatorState): Hono {
     const found = [...state.tasks.values()].filter(
       (t) => t.meta.kind === 'motion' && (byId.includes(t.id) || byExternal.includes(String(t.meta.externalTaskId))),
     );
-    return ok(c, found.map((t) => motionItem(c, t)));
+    return ok(c, found.map((t) => motionItem(originOf(c), t)));
   });
 
   app.post('/v1/general/advanced-custom-elements', async (c) => {
@@ -170,7 +186,12 @@ export function createKlingEmulatorApp(state: EmulatorState): Hono {
     const task = state.tasks.get(c.req.param('id'));
     if (!task || task.meta.kind !== 'element') return klingError(c, 404, 1203, 'The requested task does not exist');
     state.polls++;
-    const phase = state.phase(task);
+    return ok(c, elementData(task));
+  });
+
+  /** An element task as its query shows it (and a callback sends it) at `at`. */
+  function elementData(task: SimTask, at: number = state.now()): Record<string, unknown> {
+    const phase = state.phase(task, at);
     const input = task.input as { element_name?: string; element_description?: string };
     const data: Record<string, unknown> = {
       task_id: task.id,
@@ -179,7 +200,7 @@ export function createKlingEmulatorApp(state: EmulatorState): Hono {
       task_info: { external_task_id: task.meta.externalTaskId ?? null },
       task_result: {},
       created_at: task.createdAt,
-      updated_at: updated(task),
+      updated_at: updated(task, at),
     };
     if (phase === 'completed') {
       data.task_result = {
@@ -190,8 +211,8 @@ export function createKlingEmulatorApp(state: EmulatorState): Hono {
       data.code = f.code;
       data.task_status_msg = f.message;
     }
-    return ok(c, data);
-  });
+    return data;
+  }
 
   app.notFound((c) => klingError(c, 404, 1202, `no route ${c.req.method} ${c.req.path}`));
   return app;

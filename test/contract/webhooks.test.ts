@@ -6,12 +6,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Hono } from 'hono';
 import { listen, type Emulator, type RunningServer } from '../../providers/emulator-kit.ts';
+import { klingFactory } from '../../providers/kling/adapter.ts';
+import { startKlingEmulator } from '../../providers/kling/emulator.ts';
 import { piapiFactory } from '../../providers/piapi/adapter.ts';
 import { startPiapiEmulator } from '../../providers/piapi/emulator.ts';
 import { replicateFactory } from '../../providers/replicate/adapter.ts';
 import { startReplicateEmulator } from '../../providers/replicate/emulator.ts';
 import type { AdapterFactory, ProviderAdapter } from '../../providers/types.ts';
-import { QUEUE_MS, RUN_MS, T0, motionRequest } from './harness.ts';
+import { QUEUE_MS, RUN_MS, T0, elementRequest, motionRequest } from './harness.ts';
 
 interface Delivery {
   headers: Headers;
@@ -35,14 +37,14 @@ afterEach(async () => {
   await Promise.all(open.splice(0).map((s) => s.close()));
 });
 
-async function setUp(start: (o: object) => Promise<Emulator>, factory: AdapterFactory) {
+async function setUp(start: (o: object) => Promise<Emulator>, factory: AdapterFactory, credentials: Record<string, string> = { apiKey: 'key' }) {
   let now = T0;
   const clock = () => now;
   // Deliveries only on flush(): no real-time timer racing the assertions.
-  const emu = await start({ now: clock, queueMs: QUEUE_MS, runMs: RUN_MS, credentials: { apiKey: 'key' }, webhookIntervalMs: 0 });
+  const emu = await start({ now: clock, queueMs: QUEUE_MS, runMs: RUN_MS, credentials, webhookIntervalMs: 0 });
   const hook = await receiver();
   open.push(emu, hook);
-  const adapter: ProviderAdapter = factory.create({ baseUrl: emu.url, apiKey: 'key', now: clock, timeoutMs: 5_000 });
+  const adapter: ProviderAdapter = factory.create({ baseUrl: emu.url, ...credentials, now: clock, timeoutMs: 5_000 });
   return { emu, hook, adapter, advance: (ms: number) => void (now += ms) };
 }
 
@@ -80,6 +82,15 @@ describe('replicate webhooks', () => {
   });
 });
 
+describe('emulator webhook targets', () => {
+  it('never reaches beyond loopback, whatever URL a create registered', async () => {
+    const { emu, adapter } = await setUp(startReplicateEmulator, replicateFactory);
+    await adapter.create({ request: motionRequest('720p'), attemptId: 'a', webhookUrl: 'https://gw.example.com/hook' });
+    expect(await emu.state.webhooks.flush()).toBe(0);
+    expect(emu.state.webhooks.failed).toBe(0);
+  });
+});
+
 describe('piapi webhooks', () => {
   it('posts on create, staged and progress before the end, with the secret echoed', async () => {
     const { emu, hook, adapter, advance } = await setUp(startPiapiEmulator, piapiFactory);
@@ -112,5 +123,25 @@ describe('piapi webhooks', () => {
     expect(final.slice(0, 3)).toEqual(['processing', 'processing', 'processing']);
     expect(final[3]).toBe('completed');
     expect(emu.state.webhooks.failed).toBeGreaterThanOrEqual(5);
+  });
+});
+
+describe('kling callbacks', () => {
+  const credentials = { apiKey: 'key', accessKey: 'ak', secretKey: 'sk-0123456789' };
+
+  it('sends the task object on each status change, motion and element alike', async () => {
+    const { emu, hook, adapter, advance } = await setUp(startKlingEmulator, klingFactory, credentials);
+    const motion = await adapter.create({ request: motionRequest('720p'), attemptId: 'm', webhookUrl: `${hook.url}/hook` });
+    const element = await adapter.create({ request: elementRequest, attemptId: 'e', webhookUrl: `${hook.url}/hook` });
+    await emu.state.webhooks.flush();
+    advance(QUEUE_MS);
+    await emu.state.webhooks.flush();
+    advance(RUN_MS);
+    await emu.state.webhooks.flush();
+    const events = hook.got.map((d) => adapter.parseWebhook!(d.body, d.headers));
+    const of = (id: string) => events.filter((e) => e?.upstreamId === id).map((e) => e!.status.state);
+    expect(of(motion.upstreamId)).toEqual(['pending', 'processing', 'completed']);
+    expect(of(element.upstreamId)).toEqual(['pending', 'processing', 'completed']);
+    expect(events.find((e) => e?.upstreamId === element.upstreamId && e.status.state === 'completed')?.status.elementId).toMatch(/^\d+$/);
   });
 });
