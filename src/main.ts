@@ -51,6 +51,7 @@ async function main(): Promise<void> {
     stopWorkers: () => Promise.all([runtime.poller.stop(), runtime.callbacks.stop()]),
     release: async () => {
       await demo?.close();
+      runtime.ctx.health.close();
       await store.close();
     },
   });

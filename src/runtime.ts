@@ -57,7 +57,14 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     guard,
     store,
     providers,
-    health: new HealthTracker({ failuresToOpen: config.routing.breaker_failures, cooldownMs: config.routing.breaker_cooldown_ms, now }),
+    health: new HealthTracker({
+      failuresToOpen: config.routing.breaker_failures,
+      cooldownMs: config.routing.breaker_cooldown_ms,
+      now,
+      // Learned health survives a restart: loaded here, written behind.
+      persistence: { all: store.health.all, put: store.health.put, transaction: store.transaction },
+      onError: (err) => log.warn({ err }, 'provider health not saved'),
+    }),
     probe:
       opts.probe ??
       createMediaProbe({

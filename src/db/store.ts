@@ -6,6 +6,7 @@ import type Database from 'better-sqlite3';
 import { openDb, type DbHandle } from './client.ts';
 import { startCheckpointer, type Checkpointer } from './checkpointer.ts';
 import { adminRepo, type AdminRepo } from './repos/admin.ts';
+import { healthRepo, type HealthRepo } from './repos/health.ts';
 import { deliveriesRepo, idempotencyRepo, type DeliveriesRepo, type IdempotencyRepo } from './repos/deliveries.ts';
 import { elementsRepo, type ElementsRepo } from './repos/elements.ts';
 import { keysRepo, type KeysRepo } from './repos/keys.ts';
@@ -31,6 +32,8 @@ export interface Store {
   deliveries: DeliveriesRepo;
   idempotency: IdempotencyRepo;
   admin: AdminRepo;
+  /** Learned provider health (routing). */
+  health: HealthRepo;
   /** Stored files and output-mirror jobs. */
   files: FilesRepo;
   /** The database file (`:memory:` for an in-memory one); stored files default to a folder beside it. */
@@ -70,6 +73,7 @@ export function openStore(path: string): Store {
     deliveries: deliveriesRepo(db),
     idempotency: idempotencyRepo(db),
     admin: adminRepo(db),
+    health: healthRepo(db),
     files: filesRepo(sqlite),
     path,
     sessions: sessionsRepo(db),

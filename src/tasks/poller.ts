@@ -192,6 +192,8 @@ export class Poller {
       case 'failed': {
         const err = status.error ?? { code: 'upstream_failed', message: 'the upstream task failed', providerSide: true };
         if (err.providerSide) return this.failOver(task, attempt, err.code, err.message);
+        // Moderation or input refused while running: the provider works (learned rejection rate).
+        this.ctx.health.rejected(attempt.providerId, task.model);
         // The attempt and the task end together: a crash in between would fail over an input the upstream rejected.
         finishFailed(this.ctx, task.id, 'upstream_rejected', `${attempt.providerId}: ${err.message}`, { id: attempt.id, errorCode: err.code, errorMessage: err.message });
         return;

@@ -5,3 +5,4 @@ export * from './delivery.ts';
 export * from './admin.ts';
 export * from './spend.ts';
 export * from './sessions.ts';
+export * from './health.ts';
