@@ -216,6 +216,7 @@ export async function accept(ctx: EngineContext, taskId: string, attempt: Attemp
       ...(running ? { status: 'processing' } : {}),
       nextPollAt: now + pollDelay(ctx, ctx.config.polling.initial_ms, attempt),
       polls: 0,
+      notFoundStreak: 0,
       ...(estimate !== null ? { estimatedTime: Math.round(estimate) } : {}),
       updatedAt: now,
     });

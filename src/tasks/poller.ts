@@ -260,6 +260,9 @@ export class Poller {
       try {
         const found = await adapter.findByAttemptId(attempt.id, ref.model, ref.quality);
         if (found) return accept(this.ctx, task.id, attempt, found, task.model);
+        // As with status reads: only "not found" lookups in a row mean the create never landed.
+        const streak = task.notFoundStreak + 1;
+        if (streak < NOT_FOUND_LIMIT) return this.reschedule(task.id, task, { notFoundStreak: streak });
         return this.failOver(task, attempt, 'not_created', 'the create never reached the provider');
       } catch (err) {
         // A passing outage: ask again later, a bounded number of times; "cannot tell" ends the asking.

@@ -80,6 +80,32 @@ describe('poller', () => {
     ]);
   });
 
+  it('reconciling a lost create: one "not found" lookup does not fail it over; the create is adopted', async () => {
+    gw = await startGateway({
+      providers: [
+        { id: 'kling-a', type: 'kling', price: { '720p': 0.1, '1080p': 0.2 } },
+        { id: 'kie-b', type: 'kie', price: { '720p': 0.2, '1080p': 0.4 } },
+      ],
+    });
+    const res = await gw.call('POST', '/v1/videos/generations', { body: gw.motion(5) });
+    expect(res.body.provider).toBe('kling-a');
+    const [attempt] = gw.store.tasks.attempts(res.body.id);
+    const upstreamId = attempt!.upstreamId!;
+    gw.store.tasks.updateAttempt(attempt!.id, { status: 'submitting', upstreamId: null });
+    const kling = gw.emulators['kling-a']!.state;
+    const sim = kling.tasks.get(upstreamId)!;
+    kling.tasks.delete(upstreamId); // the lookup misses it once…
+    gw.advance(60_000);
+    await gw.runtime.poller.runDue();
+    expect(gw.store.tasks.attempts(res.body.id).map((a) => a.status)).toEqual(['submitting']);
+    kling.tasks.set(upstreamId, sim); // …then finds it
+    gw.advance(10_000);
+    await gw.runtime.poller.runDue();
+    expect(gw.store.tasks.attempts(res.body.id).map((a) => [a.providerId, a.upstreamId])).toEqual([['kling-a', upstreamId]]);
+    expect(kling.tasksCreated).toBe(1);
+    expect((await gw.settle(res.body.id)).status).toBe('completed');
+  });
+
   it('a hanging provider with a backlog larger than the batch does not delay another provider', async () => {
     gw = await startGateway({
       providers: [
