@@ -84,7 +84,15 @@ function priceLine(p: ProviderRuntime): string {
  * generated itself are printed: `adminKey: null` means the operator supplied it (REELROUTE_ADMIN_KEY),
  * and an operator's secret must not end up in a terminal scrollback or a log collector.
  */
-export function demoBanner(opts: { gatewayUrl: string; adminKey: string | null; apiKey: string; mediaUrl: string; providers: readonly ProviderRuntime[] }): string {
+export function demoBanner(opts: {
+  gatewayUrl: string;
+  adminKey: string | null;
+  apiKey: string;
+  mediaUrl: string;
+  providers: readonly ProviderRuntime[];
+  /** One-time sign-in link to the dashboard (works once). */
+  dashboardUrl?: string;
+}): string {
   const body = JSON.stringify({
     model: 'kling-v3-motion-control',
     image_urls: [`${opts.mediaUrl}/media/character.png`],
@@ -105,6 +113,7 @@ export function demoBanner(opts: { gatewayUrl: string; adminKey: string | null; 
     `  admin key ${opts.adminKey ?? 'the admin key from REELROUTE_ADMIN_KEY'}`,
     `  API key   ${opts.apiKey}`,
     '',
+    ...(opts.dashboardUrl ? [`  dashboard ${opts.dashboardUrl}`, '            (opens signed in as the admin; the link works once — then sign in with a key)', ''] : []),
     '  1) submit a motion-control task:',
     `  TASK=$(curl -s ${opts.gatewayUrl}/v1/videos/generations ${auth} -H "content-type: application/json" \\`,
     `    -d '${body}' | node -pe 'JSON.parse(require("fs").readFileSync(0,"utf8")).id'); echo $TASK`,

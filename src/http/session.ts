@@ -158,7 +158,8 @@ export function createSessions(deps: AppDeps) {
       const session = live(row);
       if (!row || !session) return c.redirect('/dashboard/sign-in?link=used', 303);
       start(c, row.role, row.keyId);
-      return c.redirect('/dashboard', 303);
+      // The newcomer's first stop: upload, see the price, generate.
+      return c.redirect('/dashboard/playground', 303);
     });
   }
 

@@ -65,3 +65,17 @@ export function daysBetween(from, to) {
   for (let t = Date.parse(`${from}T00:00:00Z`); t <= Date.parse(`${to}T00:00:00Z`); t += 86_400_000) out.push(new Date(t).toISOString().slice(0, 10));
   return out;
 }
+
+/**
+ * Fill a table body and label every cell with its column's heading (data-label), so the phone
+ * layout can show each row as a card of "heading: value" lines.
+ */
+export function fillTable(tbody, rows) {
+  fill(tbody, rows);
+  const heads = [...tbody.closest('table').querySelectorAll('thead th')].map((th) => th.textContent.trim());
+  for (const tr of tbody.rows) {
+    if (tr.cells.length !== heads.length) continue;
+    [...tr.cells].forEach((td, i) => heads[i] && td.setAttribute('data-label', heads[i]));
+  }
+  return tbody;
+}

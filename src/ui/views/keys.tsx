@@ -31,7 +31,7 @@ export function KeysView() {
       <Alert />
       <section class="panel">
         <div class="table-wrap">
-          <table id="keys">
+          <table id="keys" class="cards">
             <thead>
               <tr>
                 <th>Name</th>

@@ -8,7 +8,7 @@ export function ProvidersView() {
       <Alert />
       <section class="panel">
         <div class="table-wrap">
-          <table id="providers">
+          <table id="providers" class="cards">
             <thead>
               <tr>
                 <th>Provider</th>
@@ -28,7 +28,7 @@ export function ProvidersView() {
       <section class="panel">
         <h2>Audit</h2>
         <div class="table-wrap">
-          <table id="audit">
+          <table id="audit" class="cards">
             <thead>
               <tr>
                 <th>When</th>

@@ -44,7 +44,7 @@ export function SpendView() {
         <section class="panel">
           <h2>By model</h2>
           <div class="table-wrap">
-            <table id="by-model">
+            <table id="by-model" class="cards">
               <thead>
                 <tr>
                   <th>Model</th>
@@ -61,7 +61,7 @@ export function SpendView() {
         <section class="panel">
           <h2>By key</h2>
           <div class="table-wrap">
-            <table id="by-key">
+            <table id="by-key" class="cards">
               <thead>
                 <tr>
                   <th>Key</th>

@@ -12,7 +12,7 @@ export function TasksView() {
       <Alert />
       <section class="panel">
         <div class="table-wrap">
-          <table id="tasks">
+          <table id="tasks" class="cards">
             <thead>
               <tr>
                 <th>Task</th>

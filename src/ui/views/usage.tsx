@@ -43,7 +43,7 @@ export function UsageView() {
       <section class="panel">
         <h2>By model</h2>
         <div class="table-wrap">
-          <table id="by-model">
+          <table id="by-model" class="cards">
             <thead>
               <tr>
                 <th>Model</th>

@@ -1,6 +1,6 @@
 // Keys (admin): GET/POST /admin/keys, DELETE /admin/keys/{id}, POST /admin/keys/{id}/credit.
 import { api } from '../api.js';
-import { $, badge, emptyRow, fill, h, loadingRow, showError, usd } from '../dom.js';
+import { $, badge, emptyRow, fill, fillTable, h, loadingRow, showError, usd } from '../dom.js';
 
 const error = $('#error');
 const form = $('#create');
@@ -82,7 +82,7 @@ function revokeButton(k) {
 
 async function load() {
   const list = await api('/admin/keys');
-  fill(
+  fillTable(
     $('#keys tbody'),
     list.data.length
       ? list.data.map((k) =>

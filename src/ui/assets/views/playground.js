@@ -11,7 +11,7 @@ const form = $('#generate-form');
 const generate = $('#generate');
 const media = { image: null, video: null, face: null };
 
-const size = (n) => (n < 1e6 ? `${Math.round(n / 1e3)} kB` : `${(n / 1e6).toFixed(1)} MB`);
+const size = (n) => (n < 1e3 ? `${n} B` : n < 1e6 ? `${Math.round(n / 1e3)} kB` : `${(n / 1e6).toFixed(1)} MB`);
 
 /** Upload a file with POST /v1/files; resolves to its gateway URL. */
 async function upload(file) {

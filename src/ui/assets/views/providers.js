@@ -1,6 +1,6 @@
 // Providers (admin): GET /admin/providers, PATCH /admin/providers/{id}, GET /admin/audit.
 import { api } from '../api.js';
-import { $, badge, emptyRow, fill, h, loadingRow, pct, secs, showError, usd, when } from '../dom.js';
+import { $, badge, emptyRow, fill, fillTable, h, loadingRow, pct, secs, showError, usd, when } from '../dom.js';
 
 const error = $('#error');
 const MODEL = 'kling-v3-motion-control';
@@ -56,14 +56,16 @@ function row(p) {
 
 async function loadProviders() {
   const list = await api('/admin/providers');
-  fill($('#providers tbody'), list.data.length ? list.data.map(row) : emptyRow(8, 'No providers are configured.'));
+  fillTable($('#providers tbody'), list.data.length ? list.data.map(row) : emptyRow(8, 'No providers are configured.'));
 }
 
 /** "enabled: true → false, priority: 0 → 2": the fields an audit entry changed. */
 function changes(before, after) {
+  if (!before) return `created ${after?.name ?? ''}`.trim();
+  if (!after) return 'deleted';
   const out = [];
-  for (const k of new Set([...Object.keys(before ?? {}), ...Object.keys(after ?? {})])) {
-    if (k === 'health') continue;
+  for (const k of new Set([...Object.keys(before), ...Object.keys(after)])) {
+    if (k === 'health' || k === 'created') continue;
     const a = JSON.stringify(before?.[k]);
     const b = JSON.stringify(after?.[k]);
     if (a !== b) out.push(k === 'models' ? 'models changed' : `${k}: ${a ?? '—'} → ${b ?? '—'}`);
@@ -73,7 +75,7 @@ function changes(before, after) {
 
 async function loadAudit() {
   const list = await api('/admin/audit?limit=30');
-  fill(
+  fillTable(
     $('#audit tbody'),
     list.data.length
       ? list.data.map((a) => h('tr', {}, h('td', {}, when(a.at)), h('td', {}, h('strong', {}, a.target), h('div', { class: 'muted small' }, a.action)), h('td', {}, changes(a.before, a.after))))

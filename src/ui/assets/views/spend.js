@@ -1,7 +1,7 @@
 // Spend (admin): one report per breakdown from GET /admin/spend for the chosen UTC range.
 import { api } from '../api.js';
 import { stackedDaily } from '../chart.js';
-import { $, daysBetween, emptyRow, fill, h, loadingRow, monthToDate, showError, usd } from '../dom.js';
+import { $, daysBetween, emptyRow, fill, fillTable, h, loadingRow, monthToDate, showError, usd } from '../dom.js';
 
 const form = $('#range');
 const error = $('#error');
@@ -35,13 +35,13 @@ async function load() {
     $('#chart-empty').hidden = byDay.data.length > 0;
     chart = stackedDaily($('#chart'), days, series, chart);
 
-    fill(
+    fillTable(
       $('#by-model tbody'),
       byModel.data.length
         ? byModel.data.map((r) => h('tr', {}, h('td', {}, r.model), h('td', { class: 'num' }, r.tasks), h('td', { class: 'num' }, usd(r.charged_usd)), h('td', { class: 'num' }, usd(r.upstream_cost_usd)), h('td', { class: 'num' }, usd(margin(r)))))
         : emptyRow(5, 'No tasks in this range.'),
     );
-    fill(
+    fillTable(
       $('#by-key tbody'),
       byKey.data.length
         ? byKey.data.map((r) => h('tr', {}, h('td', {}, r.key_name ?? r.key_id, h('div', { class: 'mono muted' }, r.key_id)), h('td', { class: 'num' }, r.tasks), h('td', { class: 'num' }, usd(r.charged_usd)), h('td', { class: 'num' }, usd(r.refunded_usd)), h('td', { class: 'num' }, usd(margin(r)))))

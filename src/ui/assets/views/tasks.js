@@ -1,6 +1,6 @@
 // Tasks: the latest 20 (admin: GET /admin/tasks, every key; API key: GET /v1/tasks, its own).
 import { api } from '../api.js';
-import { $, badge, emptyRow, fill, h, loadingRow, showError, usd, when } from '../dom.js';
+import { $, badge, emptyRow, fill, fillTable, h, loadingRow, showError, usd, when } from '../dom.js';
 import { taskVideo } from '../video.js';
 
 const admin = document.body.dataset.role === 'admin';
@@ -33,7 +33,7 @@ async function load() {
     const running = list.data.filter((t) => RUNNING.has(t.status)).length;
     const completed = list.data.filter((t) => t.status === 'completed').length;
     $('#counts').textContent = `${running} running · ${completed} completed`;
-    fill($('#tasks tbody'), list.data.length ? list.data.map(row) : emptyRow(6, 'No tasks yet. Try one in the Playground.'));
+    fillTable($('#tasks tbody'), list.data.length ? list.data.map(row) : emptyRow(6, 'No tasks yet. Try one in the Playground.'));
     showError(error, null);
     // Keep following while something is still running.
     if (running) timer = setTimeout(load, 2000);

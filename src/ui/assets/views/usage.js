@@ -1,7 +1,7 @@
 // Usage (API key): the key's own spend from GET /v1/usage.
 import { api, isMissingRoute } from '../api.js';
 import { stackedDaily } from '../chart.js';
-import { $, daysBetween, emptyRow, fill, h, loadingRow, monthToDate, showError, usd } from '../dom.js';
+import { $, daysBetween, emptyRow, fill, fillTable, h, loadingRow, monthToDate, showError, usd } from '../dom.js';
 
 const form = $('#range');
 const error = $('#error');
@@ -29,7 +29,7 @@ async function load() {
     }
     $('#chart-empty').hidden = byDay.data.length > 0;
     chart = stackedDaily($('#chart'), days, series, chart);
-    fill(
+    fillTable(
       $('#by-model tbody'),
       byModel.data.length
         ? byModel.data.map((r) => h('tr', {}, h('td', {}, r.model), h('td', { class: 'num' }, r.tasks), h('td', { class: 'num' }, r.completed), h('td', { class: 'num' }, usd(r.charged_usd)), h('td', { class: 'num' }, usd(r.refunded_usd))))
