@@ -59,6 +59,7 @@ async function startGateway(emulatorUrl: string): Promise<NonNullable<typeof gat
   if (!opts.db) throw new Error('gateway needs a db path');
   const config = parseConfig({
     callbacks: { allow_insecure: true },
+    server: { rate_limit: { create_rps: 0 } }, // the bench measures throughput, not the per-key limit
     polling: opts.polling ?? {},
     providers: [{ id: PROVIDER_ID, type: 'fal', base_url: emulatorUrl, api_key: FAL_KEY, timeout_ms: 30_000 }],
   });

@@ -18,7 +18,8 @@ export interface GatewayPaths {
 /** Write the YAML (JSON is valid YAML) config: short polling, insecure callbacks, the emulators. */
 export function writeConfig(paths: GatewayPaths, emulators: DrillEmulator[]): string {
   const config = {
-    server: { host: '127.0.0.1' },
+    // One key submits the whole drill: the per-key create limit would refuse it (not what a drill tests).
+    server: { host: '127.0.0.1', rate_limit: { create_rps: 0 } },
     callbacks: { allow_insecure: true, timeout_ms: 5_000, max_retries: 3 },
     // A breaker that opens only on a real outage: the drill's planned failures are spread out.
     routing: { max_attempts: 3, breaker_failures: 50, breaker_cooldown_ms: 1_000 },

@@ -48,7 +48,15 @@ export const configSchema = z.strictObject({
       upload_rate_window_ms: z.number().int().positive().default(10_000),
       max_connections: z.number().int().positive().default(2_048),
       /** Per-API-key request rate limit; rps 0 = off. */
-      rate_limit: z.strictObject({ rps: z.number().min(0).default(0), burst: z.number().int().positive().default(100) }).prefault({}),
+      rate_limit: z
+        .strictObject({
+          rps: z.number().min(0).default(0),
+          burst: z.number().int().positive().default(100),
+          /** Creates + estimates per key (each may read a remote video header): on by default; 0 = off. */
+          create_rps: z.number().min(0).default(10),
+          create_burst: z.number().int().positive().default(100),
+        })
+        .prefault({}),
     })
     .prefault({}),
   callbacks: z
@@ -78,6 +86,11 @@ export const configSchema = z.strictObject({
       probe_timeout_ms: z.number().int().positive().default(5_000),
       probe_max_bytes: z.number().int().positive().default(4 * 1024 * 1024),
       cache_ttl_ms: z.number().int().min(0).default(10 * 60_000),
+      /** Probe bounds (src/media/probe-gate.ts): running at once, waiting, bytes held, per API key. */
+      probe_max_concurrent: z.number().int().positive().default(16),
+      probe_max_queued: z.number().int().min(0).default(64),
+      probe_max_bytes_in_flight: z.number().int().positive().default(64 * 1024 * 1024),
+      probe_per_key: z.number().int().positive().default(4),
     })
     .prefault({}),
   billing: z

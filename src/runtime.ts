@@ -57,20 +57,19 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     guard,
     store,
     providers,
-    health: new HealthTracker({
-      failuresToOpen: config.routing.breaker_failures,
-      cooldownMs: config.routing.breaker_cooldown_ms,
-      now,
-      // Learned health survives a restart: loaded here, written behind.
-      persistence: { all: store.health.all, put: store.health.put, transaction: store.transaction },
-      onError: (err) => log.warn({ err }, 'provider health not saved'),
-    }),
+    health: new HealthTracker({ failuresToOpen: config.routing.breaker_failures, cooldownMs: config.routing.breaker_cooldown_ms, now }),
     probe:
       opts.probe ??
       createMediaProbe({
         timeoutMs: config.media.probe_timeout_ms,
         maxBytes: config.media.probe_max_bytes,
         cacheTtlMs: config.media.cache_ttl_ms,
+        limits: {
+          maxConcurrent: config.media.probe_max_concurrent,
+          maxQueued: config.media.probe_max_queued,
+          maxBytesInFlight: config.media.probe_max_bytes_in_flight,
+          perKey: config.media.probe_per_key,
+        },
         now,
         dispatcher: guard.dispatcher,
         guard: async (url) => void (await guard.check(url)),

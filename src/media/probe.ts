@@ -8,9 +8,11 @@ import { ContainerHeaderReader } from './container.ts';
 import type { ParseStep } from './container.ts';
 import { consumeBody, openRange, ProbeError } from './http-range.ts';
 import type { FetchContext, RangeAnswer, Validators } from './http-range.ts';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { DEFAULT_PROBE_LIMITS, ProbeGate, type Admission, type ProbeLimits } from './probe-gate.ts';
 
 /** Outcome of a probe; failures carry a human-readable reason and are never thrown. */
-export type ProbeResult = { ok: true; durationS: number } | { ok: false; reason: string };
+export type ProbeResult = { ok: true; durationS: number } | { ok: false; reason: string; busy?: true };
 
 /** Reads media durations from remote container headers. */
 export interface MediaProbe {
@@ -34,6 +36,20 @@ export interface MediaProbeOptions {
   now?: () => number;
   /** Called with every URL before it is fetched (redirect hops included); throwing refuses it. */
   guard?: (url: URL) => Promise<void>;
+  /** Bounds on probes running at once, per key and in bytes held (src/media/probe-gate.ts). */
+  limits?: ProbeLimits;
+}
+
+// The API key a probe is made for, set around a request's handling ({@link withProbeKey}), so the
+// per-key bound holds through any wrapper around the probe without threading the key through it.
+const probeKey = new AsyncLocalStorage<string>();
+
+/**
+ * Run `fn` with probes it starts counted against `key` (per-key bound). A probe over a bound answers
+ * `{ ok: false, busy: true }` instead of reading: the caller should ask the client to retry (429).
+ */
+export function withProbeKey<T>(key: string, fn: () => T): T {
+  return probeKey.run(key, fn);
 }
 
 // Enough for the ftyp + moov of typical short clips, and for the ftyp + mdat header when the
@@ -69,6 +85,7 @@ export function createMediaProbe(opts: MediaProbeOptions = {}): MediaProbe {
   const cache = new Map<string, CacheEntry>();
   // Concurrent submissions of the same video share one probe instead of racing.
   const inFlight = new Map<string, Promise<ProbeResult>>();
+  const gate = new ProbeGate(opts.limits ?? DEFAULT_PROBE_LIMITS);
 
   function remember(url: string, entry: CacheEntry): void {
     if (cacheSize === 0) return;
@@ -110,6 +127,9 @@ export function createMediaProbe(opts: MediaProbeOptions = {}): MediaProbe {
     } catch {
       return { kind: 'result', result: { ok: false, reason: 'invalid URL' } };
     }
+    // Waiting for a slot has its own budget, so a probe that waited still gets its full time.
+    const admitted = await gate.admit(probeKey.getStore(), AbortSignal.timeout(timeoutMs));
+    if (!admitted.ok) return { kind: 'result', result: { ok: false, reason: admitted.reason, busy: true } };
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), timeoutMs);
     const ctx: FetchContext = {
@@ -123,7 +143,7 @@ export function createMediaProbe(opts: MediaProbeOptions = {}): MediaProbe {
       controller.signal.addEventListener('abort', () => reject(new ProbeError('aborted')), { once: true });
     });
     try {
-      return await Promise.race([readHeader(ctx, url, maxBytes, conditional), deadline]);
+      return await Promise.race([readHeader(ctx, url, maxBytes, conditional, admitted.admission), deadline]);
     } catch (err) {
       const reason = controller.signal.aborted
         ? `timed out after ${timeoutMs} ms`
@@ -133,6 +153,7 @@ export function createMediaProbe(opts: MediaProbeOptions = {}): MediaProbe {
       return { kind: 'result', result: { ok: false, reason } };
     } finally {
       clearTimeout(timer);
+      admitted.admission.close();
     }
   }
 
@@ -153,7 +174,7 @@ export function createMediaProbe(opts: MediaProbeOptions = {}): MediaProbe {
  * The read loop: fetch a range, let the reader say where it needs to continue (e.g. past a large
  * mdat), fetch there, until the moov is parsed or the byte budget is spent.
  */
-async function readHeader(ctx: FetchContext, startUrl: URL, maxBytes: number, conditional: Validators | undefined): Promise<Outcome> {
+async function readHeader(ctx: FetchContext, startUrl: URL, maxBytes: number, conditional: Validators | undefined, admission: Admission): Promise<Outcome> {
   const reader = new ContainerHeaderReader();
   let url = startUrl;
   let validators: Validators = {};
@@ -167,6 +188,7 @@ async function readHeader(ctx: FetchContext, startUrl: URL, maxBytes: number, co
       : { kind: 'result', result: { ok: false, reason: step.kind === 'error' ? step.reason : 'unreadable container' } };
 
   for (;;) {
+    await admission.reserve(want);
     const answer: RangeAnswer = await openRange(ctx, url, pos, want, pos === 0 ? conditional : undefined);
     if (answer.kind === 'not-modified') return { kind: 'not-modified' };
     if (pos === 0) {
@@ -179,6 +201,7 @@ async function readHeader(ctx: FetchContext, startUrl: URL, maxBytes: number, co
       // The server ignores Range: all we can do is read the head of the stream, parsing as it
       // arrives so we stop as soon as the moov is in, or once it is known to lie beyond the cap.
       const cap = maxBytes - used;
+      await admission.reserve(Math.max(0, cap - want));
       const last: { step: ParseStep } = { step: { kind: 'error', reason: 'empty file' } };
       let offset = 0;
       const received = await consumeBody(answer.body, cap, FIRST_READ, (piece) => {

@@ -15,12 +15,11 @@ import {
   type MotionBody,
 } from '../catalog/models.ts';
 import { ApiError, paramFromPath } from '../errors.ts';
-import type { MediaProbe } from '../media/probe.ts';
+import type { MediaProbe, ProbeResult } from '../media/probe.ts';
 import { UnsafeUrlError, type UrlGuard } from '../net/ssrf.ts';
 import type { Store } from '../db/store.ts';
 import type { BillingRule } from '../pricing/prices.ts';
 import type { z } from 'zod';
-import type { RoutePrefs } from '../routing/preferences.ts';
 
 export interface Prepared {
   model: CanonicalModel;
@@ -34,8 +33,6 @@ export interface Prepared {
   /** Element affinity: only this provider may run the task. */
   onlyProvider?: string;
   callbackUrl?: string;
-  /** The request's own routing preferences (the key's default is merged in at quote time). */
-  route?: RoutePrefs;
 }
 
 export interface PrepareDeps {
@@ -75,6 +72,12 @@ function fail(code: 'unknown_field' | 'missing_parameter' | 'invalid_parameter' 
   throw new ApiError(code, message, { param });
 }
 
+/** A probe turned away by the probe bounds (src/media/probe-gate.ts): the client should retry shortly. */
+function refuseBusy(probed: ProbeResult): ProbeResult {
+  if (!probed.ok && probed.busy) throw new ApiError('rate_limited', `${probed.reason}; retry shortly`, { headers: { 'retry-after': '1' } });
+  return probed;
+}
+
 /** The SSRF guard (CONTRACT §4) on every URL the request names; nothing is fetched on failure. */
 async function checkUrl(deps: PrepareDeps, raw: string, param: string, code: 'invalid_media_url' | 'invalid_callback_url' = 'invalid_media_url'): Promise<void> {
   try {
@@ -106,7 +109,7 @@ async function prepareMotion(body: MotionBody, keyId: string, deps: PrepareDeps)
   // An element forces orientation `video` (and its longer limit).
   const orientation = elementIds ? 'video' : (params.character_orientation ?? 'image');
   const limits = MOTION_LIMITS[orientation];
-  const probed = await deps.probe.duration(body.video_urls[0]!);
+  const probed = refuseBusy(await deps.probe.duration(body.video_urls[0]!));
   const durationS = probed.ok ? probed.durationS : null;
   if (durationS !== null && (durationS < limits.min - DURATION_TOLERANCE_S || durationS > limits.max + DURATION_TOLERANCE_S)) {
     throw new ApiError(
@@ -135,7 +138,6 @@ async function prepareMotion(body: MotionBody, keyId: string, deps: PrepareDeps)
     durationS,
     ...(onlyProvider ? { onlyProvider } : {}),
     ...(body.callback_url ? { callbackUrl: body.callback_url } : {}),
-    ...(body.route ? { route: body.route } : {}),
   };
 }
 
@@ -146,7 +148,7 @@ async function prepareElement(body: ElementBody, deps: PrepareDeps): Promise<Pre
     checkUrl(deps, videoUrl, 'model_params.element_video_list.video_url'),
     body.callback_url ? checkUrl(deps, body.callback_url, 'callback_url', 'invalid_callback_url') : undefined,
   ]);
-  const probed = await deps.probe.duration(videoUrl);
+  const probed = refuseBusy(await deps.probe.duration(videoUrl));
   if (probed.ok && probed.durationS > ELEMENT_VIDEO_MAX_S + DURATION_TOLERANCE_S) {
     throw new ApiError(
       'video_duration_out_of_range',
@@ -162,6 +164,5 @@ async function prepareElement(body: ElementBody, deps: PrepareDeps): Promise<Pre
     units: 1,
     durationS: probed.ok ? probed.durationS : null,
     ...(body.callback_url ? { callbackUrl: body.callback_url } : {}),
-    ...(body.route ? { route: body.route } : {}),
   };
 }

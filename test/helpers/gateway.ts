@@ -105,6 +105,9 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   }
   const config = parseConfig({
     callbacks: { allow_insecure: true },
+    // The per-key create/estimate limit is on by default; on a manual clock it would refuse any test
+    // that sends more than a burst. test/integration/probe-flood.test.ts covers the default itself.
+    server: { rate_limit: { create_rps: 0 } },
     polling: { initial_ms: 1_000, max_ms: 5_000 },
     routing: { breaker_failures: 3, breaker_cooldown_ms: 60_000 },
     ...opts.config,
