@@ -150,8 +150,9 @@ async function sendCreate(ctx: EngineContext, taskId: string, task: TaskRow, { a
     }
     if (e.kind === 'timeout' || e.kind === 'unknown_outcome') {
       created = await lookUp(ctx, attempt, task.model, task.quality);
-      if (created === undefined) {
-        // Cannot know whether it runs upstream: recorded as unknown, never as a failure to refund for.
+      // Cannot know whether it runs upstream: recorded as unknown, never as a failure to refund for. A
+      // lookup right after a timeout that finds nothing proves nothing either: the create may still land.
+      if (!created) {
         markAttempt(ctx, attempt.id, 'unknown', e.kind, e.message);
         ctx.health.failure(provider.id, task.model);
         reasons.push(`${provider.id}: outcome unknown (${e.message})`);

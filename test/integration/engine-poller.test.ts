@@ -106,6 +106,25 @@ describe('poller', () => {
     expect((await gw.settle(res.body.id)).status).toBe('completed');
   });
 
+  it('a create that timed out and is not found right after is recorded unknown, not failed', async () => {
+    gw = await startGateway({
+      providers: [
+        { id: 'kling-a', type: 'kling', price: { '720p': 0.1, '1080p': 0.2 } },
+        { id: 'kie-b', type: 'kie', price: { '720p': 0.2, '1080p': 0.4 } },
+      ],
+    });
+    const kling = gw.emulators['kling-a']!.state;
+    kling.submitFaults.push({ kind: 'hang', ms: 3_500 }); // past the 2 s timeout; the task lands after the lookup
+    const res = await gw.call('POST', '/v1/videos/generations', { body: gw.motion(5) });
+    expect(res.status).toBe(200);
+    expect(res.body.attempts.map((a: { provider: string; status: string }) => [a.provider, a.status])).toEqual([
+      ['kling-a', 'unknown'],
+      ['kie-b', expect.stringMatching(/pending|processing/)],
+    ]);
+    for (let i = 0; i < 50 && kling.tasksCreated === 0; i++) await sleep(20);
+    expect(kling.tasksCreated).toBe(1); // it did run upstream: 'unknown' keeps it on the books as possibly billed
+  });
+
   it('a hanging provider with a backlog larger than the batch does not delay another provider', async () => {
     gw = await startGateway({
       providers: [
