@@ -4,7 +4,7 @@
  * see spend in the chart, and an API key's session kept out of admin data. Screenshots of every
  * view at desktop and phone width go to test/artifacts/.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -28,6 +28,26 @@ describe('dashboard in Chromium', () => {
     admin = await newContext(browser, 1280, problems);
     page = await admin.newPage();
   });
+
+  /** Upload the test media and submit a motion task with an API key over plain HTTP; returns the task id. */
+  async function submitAs(key: string): Promise<string> {
+    const auth = { authorization: `Bearer ${key}` };
+    const upload = async (path: string, type: string) => {
+      const form = new FormData();
+      form.append('file', new Blob([readFileSync(path)], { type }), path.split('/').pop());
+      const res = await fetch(`${gw.url}/v1/files`, { method: 'POST', headers: auth, body: form });
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { url: string }).url;
+    };
+    const [image, video] = await Promise.all([upload(gw.files.image, 'image/png'), upload(gw.files.video, 'video/mp4')]);
+    const res = await fetch(`${gw.url}/v1/videos/generations`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'kling-v3-motion-control', image_urls: [image], video_urls: [video] }),
+    });
+    expect(res.status).toBe(200);
+    return ((await res.json()) as { id: string }).id;
+  }
 
   afterAll(async () => {
     await browser?.close();
@@ -120,6 +140,8 @@ describe('dashboard in Chromium', () => {
   });
 
   it('an API key session sees its own views, never admin data', async () => {
+    // A task of this key (through the API, as an app would) for its Tasks and Usage views.
+    const task = await submitAs(apiKey);
     const context = await newContext(browser, 1280, problems);
     const p = (keyPage = await context.newPage());
     await signIn(p, gw.url, apiKey);
@@ -130,8 +152,10 @@ describe('dashboard in Chromium', () => {
     const res = await p.goto(`${gw.url}/dashboard/spend`);
     expect(res!.status()).toBe(403);
     expect(await p.getByRole('alert').textContent()).toMatch(/for the admin key/);
+    await p.goto(`${gw.url}/dashboard/tasks`);
+    await p.getByRole('row', { name: new RegExp(task) }).waitFor();
     await p.goto(`${gw.url}/dashboard/usage`);
-    await p.locator('#by-model tbody tr').first().waitFor();
+    await p.getByRole('row', { name: /kling-v3-motion-control/ }).waitFor();
   });
 
   it('every view at 1280 px and phone width, with no CSP violation', async () => {

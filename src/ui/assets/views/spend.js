@@ -32,7 +32,9 @@ async function load() {
       if (!series.has(provider)) series.set(provider, days.map(() => 0));
       series.get(provider)[days.indexOf(row.day)] += row.charged_usd;
     }
+    // An empty range says so in words instead of drawing empty axes.
     $('#chart-empty').hidden = byDay.data.length > 0;
+    $('#chart').parentElement.hidden = byDay.data.length === 0;
     chart = stackedDaily($('#chart'), days, series, chart);
 
     fillTable(

@@ -27,7 +27,9 @@ async function load() {
       if (!series.has(row.model)) series.set(row.model, days.map(() => 0));
       series.get(row.model)[days.indexOf(row.day)] += row.charged_usd;
     }
+    // An empty range says so in words instead of drawing empty axes.
     $('#chart-empty').hidden = byDay.data.length > 0;
+    $('#chart').parentElement.hidden = byDay.data.length === 0;
     chart = stackedDaily($('#chart'), days, series, chart);
     fillTable(
       $('#by-model tbody'),
