@@ -27,6 +27,7 @@ import { bulkInsertTasks, prepareDb, type PreparedDb } from './lib/db.ts';
 import { runLoad, type LoadOptions, type LoadResult } from './lib/load.ts';
 import { cpuBetween, cpuSnapshot } from './lib/cpu.ts';
 import { analyzeProfile, callersOf, profileMarkdown, type ProfileSummary } from './profile-analyze.ts';
+import { benchProbeFlood, probeFloodLines } from './probe-flood.ts';
 
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
 const SUBMIT_S = Number(process.env.BENCH_SUBMIT_S ?? 10);
@@ -474,6 +475,7 @@ function lines(r: any): Line[] {
     out.push({ section: 'tracking', what: 'gateway RSS peak (whole run; V8 heap peak)', value: `${t.rss_peak_mb} MB (${t.heap_total_peak_mb} MB); after GC ${t.rss_after_gc_mb} MB (anon ${t.rss_after_gc_split_mb.anon}, file ${t.rss_after_gc_split_mb.file}), JS heap used ${t.heap_used_after_gc_mb} MB of ${t.heap_total_after_gc_mb}` });
     out.push({ section: 'tracking', what: 'CPU while settling', value: `gateway ${t.cpu_pct_settling.gateway}%, emulator ${t.cpu_pct_settling.emulator}%` });
   }
+  if (r.probe) out.push(...probeFloodLines(r.probe));
   for (const l of r.ledger ?? []) {
     out.push({ section: 'ledger', what: `hold+settle, ${l.key} key (2 tx each)`, other: l.cpu.otherCores, value: `${l.holds_per_s} holds/s + ${l.settles_per_s} settles/s (${l.transactions_per_s} tx/s)` });
   }
@@ -568,6 +570,7 @@ async function main() {
   }
   if (ONLY.has('profile')) result.profile = await benchProfile('submit');
   if (ONLY.has('status-profile')) result.status_profile = await benchProfile('status');
+  if (ONLY.has('probe') || !process.env.BENCH_ONLY) result.probe = await benchProbeFlood();
   if (ONLY.has('tracking')) result.tracking = await benchTracking(TRACK_N);
   result.meta.total_s = Math.round((Date.now() - started) / 1000);
 
