@@ -101,6 +101,7 @@ describe('under-billing', () => {
 
     // Finance sees the real cost: the spend report books 0.9 + 0.4 upstream against 0.5 + 0.4 charged.
     const spend = await gw.call('GET', '/admin/spend?format=json', { key: ADMIN_KEY });
+    expect(spend.status, JSON.stringify(spend.body)).toBe(200);
     expect(spend.body.totals).toMatchObject({ charged_usd: 0.9, upstream_cost_usd: 1.3 });
   });
 });
