@@ -4,6 +4,7 @@
  * This room never imports the database or the engine.
  */
 import type { Context, Hono, MiddlewareHandler } from 'hono';
+import { compress } from 'hono/compress';
 import type { AppEnv } from '../http/env.ts';
 import type { Sessions, SessionAuth } from '../http/session.ts';
 import { serveAsset } from './assets.ts';
@@ -64,6 +65,8 @@ export function dashboardRoutes(app: Hono<AppEnv>, sessions: Sessions): void {
     );
   });
 
+  // Chart.js is 210 KB as shipped; gzip brings it to about 70 KB.
+  app.use('/dashboard/assets/*', compress());
   app.get('/dashboard/assets/*', (c) => serveAsset(c, c.req.path.slice('/dashboard/assets/'.length)));
 
   app.get('/dashboard/:view{[a-z]+}', (c: Context<AppEnv>) => {

@@ -115,6 +115,16 @@ describe('dashboard in Chromium', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'playground-run-1280.png'), fullPage: true });
   });
 
+  it('custom element creation from a face clip explains a refusal in words', async () => {
+    await page.getByLabel('Element name').fill('Hero');
+    await page.getByLabel('Description', { exact: true }).fill('A test character');
+    await page.getByLabel('Face clip', { exact: true }).setInputFiles(gw.files.face);
+    await expect.poll(() => page.locator('#face-status').textContent()).toMatch(/Uploaded/);
+    await page.getByRole('button', { name: 'Create element' }).click();
+    // Neither emulated provider here creates elements: the gateway's reason is shown as it gave it.
+    await expect.poll(() => page.locator('#element-error').textContent()).toMatch(/^no provider can take this task/);
+  });
+
   it('the spend chart shows the day by provider, with totals and the CSV link', async () => {
     await page.goto(`${gw.url}/dashboard/spend`);
     await expect.poll(() => page.locator('[data-total="Charged"]').textContent()).toBe('$0.567');
@@ -170,8 +180,8 @@ describe('dashboard in Chromium', () => {
         await p.setViewportSize({ width: 1280, height: 900 });
       }
     };
-    await shots(page, VIEWS_ADMIN, 'admin');
-    await shots(keyPage, VIEWS_KEY, 'key');
+    // Two sessions, two pages: they can be photographed side by side.
+    await Promise.all([shots(page, VIEWS_ADMIN, 'admin'), shots(keyPage, VIEWS_KEY, 'key')]);
     await keyPage.getByRole('button', { name: 'Sign out' }).click();
     await keyPage.waitForURL(/\/dashboard\/sign-in$/);
     await keyPage.setViewportSize({ width: 390, height: 844 });

@@ -115,6 +115,7 @@ export function PlaygroundView() {
           </div>
           <button type="submit">Create element</button>
         </form>
+        <p class="muted small" id="face-status"></p>
         <div role="alert" class="alert" id="element-error"></div>
         <p class="muted small" id="element-status" aria-live="polite"></p>
       </section>
