@@ -145,7 +145,7 @@ export function createEvolinkEmulatorApp(state: EmulatorState): Hono {
   const elementKnown = (id: string): boolean =>
     [...state.tasks.values()].some((t) => t.meta.elementId === id && state.phase(t) === 'completed');
 
-  function taskObject(c: Context, task: SimTask): Body {
+  function taskObject(origin: string, task: SimTask): Body {
     const model = String(task.meta.model);
     const quality = (task.meta.quality as '720p' | '1080p' | undefined) ?? '720p';
     const phase = state.phase(task);
@@ -167,7 +167,7 @@ export function createEvolinkEmulatorApp(state: EmulatorState): Hono {
     };
     if (phase === 'completed') {
       if (model === ELEMENT) out.result_data = { element_id: String(task.meta.elementId) };
-      else out.results = [outputUrl(originOf(c), task)];
+      else out.results = [outputUrl(origin, task)];
     }
     if (phase === 'cancelled') out.error = { code: 'request_cancelled', message: 'Request was cancelled' };
     if (phase === 'failed' && task.fate.outcome === 'fail') {
@@ -190,8 +190,13 @@ export function createEvolinkEmulatorApp(state: EmulatorState): Hono {
     // Kling element ids are 15-digit numbers; EvoLink hands them out as strings.
     else meta.elementId = `${randomInt(100_000, 1_000_000)}${randomInt(100_000_000, 1_000_000_000)}`;
     const task = state.createTask(body, meta, taskId(state.now()));
+    if (typeof b.callback_url === 'string') {
+      // One callback, after billing (PROVIDERS.md): the task object as the poll shows it at the end.
+      const origin = originOf(c);
+      state.webhooks.watch(task, b.callback_url, (t, phase) => (phase === 'queued' || phase === 'running' ? [] : [{ key: 'end', body: taskObject(origin, t) }]));
+    }
     if (takeAcceptThenReset(state)) return resetConnection(c);
-    return c.json(taskObject(c, task));
+    return c.json(taskObject(originOf(c), task));
   });
 
   app.get('/v1/tasks/:id', (c) => {
@@ -202,7 +207,7 @@ export function createEvolinkEmulatorApp(state: EmulatorState): Hono {
     const task = state.tasks.get(id);
     if (!task) return errorJson(c, NOT_FOUND.status, NOT_FOUND.code, 'Task not found', NOT_FOUND.type, 'task_id');
     state.polls++;
-    return c.json(taskObject(c, task));
+    return c.json(taskObject(originOf(c), task));
   });
 
   app.all('*', (c) => errorJson(c, 404, 'not_found', `No route for ${c.req.method} ${c.req.path}`, 'invalid_request_error'));

@@ -102,8 +102,10 @@ export function createFalEmulatorApp(state: EmulatorState): Hono {
     const body = await readCreateBody(c, state);
     const issues = validate(body);
     if (issues.length > 0) return c.json({ detail: issues.map((i) => ({ ...i, url: 'https://docs.fal.ai/errors' })) }, 422);
-    const task = state.createTask(body, { modelId, webhookUrl: c.req.query('fal_webhook') });
+    const webhookUrl = c.req.query('fal_webhook');
+    const task = state.createTask(body, { modelId, webhookUrl });
     created.push(task.createdAt);
+    if (webhookUrl) watchTask(originOf(c), task, webhookUrl);
     if (takeAcceptThenReset(state)) return resetConnection(c);
     return c.json({ status: 'IN_QUEUE', request_id: task.id, queue_position: queuePosition(task), ...urls(c, task) });
   });
@@ -145,24 +147,42 @@ export function createFalEmulatorApp(state: EmulatorState): Hono {
       return c.json(done);
     }
     if (phase === 'queued' || phase === 'running') return c.json({ detail: 'Request is still in progress' }, 400);
-    if (phase === 'cancelled') return c.json({ detail: 'Request was cancelled', error_type: 'client_cancelled' }, 499 as 400);
+    const { status, body } = resultOf(originOf(c), task);
+    if (status === 500) c.header('x-fal-error-type', PROVIDER_ERROR_TYPE);
+    return c.json(body, status as 200);
+  });
+
+  /** A finished request's result: what its response URL answers (and its webhook's payload). */
+  function resultOf(origin: string, task: SimTask): { status: number; body: object } {
+    const fate = task.fate;
+    if (state.phase(task) === 'cancelled') return { status: 499, body: { detail: 'Request was cancelled', error_type: 'client_cancelled' } };
     if (fate.outcome === 'fail') {
       const message = fate.message ?? 'Request failed';
       if (fate.providerSide === false) {
         const detail = [{ loc: ['body'], msg: message, type: INPUT_ERROR_TYPE, url: `https://docs.fal.ai/errors#${INPUT_ERROR_TYPE}` }];
-        return c.json({ detail }, 422);
+        return { status: 422, body: { detail } };
       }
-      c.header('x-fal-error-type', PROVIDER_ERROR_TYPE);
-      return c.json({ detail: message, error_type: PROVIDER_ERROR_TYPE }, 500);
+      return { status: 500, body: { detail: message, error_type: PROVIDER_ERROR_TYPE } };
     }
     const video = {
-      url: outputUrl(originOf(c), task),
+      url: outputUrl(origin, task),
       content_type: 'video/mp4',
       file_name: `${task.id}.mp4`,
       ...(state.reportsDuration(task) ? { duration: state.durationOf(task) } : {}),
     };
-    return c.json({ video });
-  });
+    return { status: 200, body: { video } };
+  }
+
+  /** fal's webhook (PROVIDERS.md): once, when the request ends; none for a request we cancelled. */
+  function watchTask(origin: string, task: SimTask, url: string): void {
+    state.webhooks.watch(task, url, (t, phase) => {
+      if (phase !== 'completed' && phase !== 'failed') return [];
+      const { status, body } = resultOf(origin, t);
+      const ok = status === 200;
+      const hook = { request_id: t.id, gateway_request_id: t.id, status: ok ? 'OK' : 'ERROR', payload: body, error: ok ? null : `Invalid status code: ${status}` };
+      return [{ key: 'end', body: hook }];
+    });
+  }
 
   app.put('/*', (c) => {
     const task = route(c, '/cancel');

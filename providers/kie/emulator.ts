@@ -99,6 +99,13 @@ export function createKieEmulatorApp(state: EmulatorState): Hono {
     const b = body as { model: string; callBackUrl?: string };
     // kie task ids are 32 hex characters.
     const task = state.createTask(body, { model: b.model, callBackUrl: b.callBackUrl }, randomUUID().replace(/-/g, ''));
+    if (typeof b.callBackUrl === 'string') {
+      // One callback when the task ends (unverified shape: the recordInfo envelope).
+      const origin = originOf(c);
+      state.webhooks.watch(task, b.callBackUrl, (t, phase) =>
+        phase === 'queued' || phase === 'running' ? [] : [{ key: 'end', body: { code: 200, msg: 'success', data: recordOf(origin, t) } }],
+      );
+    }
     if (takeAcceptThenReset(state)) return resetConnection(c);
     return answer(c, 200, 'success', { taskId: task.id });
   });
@@ -107,11 +114,11 @@ export function createKieEmulatorApp(state: EmulatorState): Hono {
     state.polls++;
     const task = state.tasks.get(c.req.query('taskId') ?? '');
     if (!task) return answer(c, 404, 'task not found');
-    return answer(c, 200, 'success', recordOf(c, task));
+    return answer(c, 200, 'success', recordOf(originOf(c), task));
   });
 
   /** The task record recordInfo returns, its state words mapped from the kit's phase. */
-  function recordOf(c: Context, task: SimTask): Record<string, unknown> {
+  function recordOf(origin: string, task: SimTask): Record<string, unknown> {
     const phase = state.phase(task);
     const fate = task.fate;
     const now = state.now();
@@ -135,7 +142,7 @@ export function createKieEmulatorApp(state: EmulatorState): Hono {
       case 'running':
         return { ...common, state: 'generating' };
       case 'completed':
-        return { ...common, state: 'success', resultJson: JSON.stringify({ resultUrls: [outputUrl(originOf(c), task)] }) };
+        return { ...common, state: 'success', resultJson: JSON.stringify({ resultUrls: [outputUrl(origin, task)] }) };
       case 'failed':
       case 'cancelled': {
         // kie has no cancel, so a cancelled task can only come from a test poking the state: a failure.

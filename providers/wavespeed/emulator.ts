@@ -115,7 +115,7 @@ export function createWavespeedEmulatorApp(state: EmulatorState): Hono {
     return next();
   });
 
-  function predictionOf(c: Context, task: SimTask): Body {
+  function predictionOf(origin: string, task: SimTask): Body {
     const model = String(task.meta.model);
     const phase = state.phase(task);
     const status = phase === 'queued' ? 'created' : phase === 'running' ? 'processing' : phase === 'completed' ? 'completed' : 'failed';
@@ -126,7 +126,7 @@ export function createWavespeedEmulatorApp(state: EmulatorState): Hono {
       const input = task.input as Body;
       outputs = model === ELEMENT_MODEL
         ? [`{"element_id": ${String(task.meta.elementId)}, "element_name": ${JSON.stringify(input.name)}, "element_type": ${JSON.stringify(input.reference_type)}, "element_description": ${JSON.stringify(input.description)}}`]
-        : [outputUrl(originOf(c), task)];
+        : [outputUrl(origin, task)];
     } else if (phase === 'failed' || phase === 'cancelled') {
       const fate = task.fate;
       const named = fate.outcome === 'fail' && fate.code !== undefined && FAILURE_CODES.has(Number(fate.code)) ? Number(fate.code) : undefined;
@@ -137,7 +137,7 @@ export function createWavespeedEmulatorApp(state: EmulatorState): Hono {
       id: task.id,
       model,
       outputs,
-      urls: { get: `${originOf(c)}/api/v3/predictions/${task.id}/result` },
+      urls: { get: `${origin}/api/v3/predictions/${task.id}/result` },
       has_nsfw_contents: outputs.map(() => false),
       status,
       created_at: new Date(task.createdAt).toISOString(),
@@ -164,12 +164,18 @@ export function createWavespeedEmulatorApp(state: EmulatorState): Hono {
     const body = await readCreateBody(c, state);
     const problem = validate(model, body, elementReady);
     if (problem) return envelope(c, 400, problem);
-    const meta: Record<string, unknown> = { model, webhookUrl: c.req.query('webhook') };
+    const webhookUrl = c.req.query('webhook');
+    const meta: Record<string, unknown> = { model, webhookUrl };
     // Kling element ids are 15-digit numbers.
     if (model === ELEMENT_MODEL) meta.elementId = `${randomInt(100_000, 1_000_000)}${randomInt(100_000_000, 1_000_000_000)}`;
     const task = state.createTask(body, meta, randomUUID().replace(/-/g, ''));
+    if (webhookUrl) {
+      // One delivery when the prediction ends: the bare prediction object (no envelope).
+      const origin = originOf(c);
+      state.webhooks.watch(task, webhookUrl, (t, phase) => (phase === 'completed' || phase === 'failed' ? [{ key: 'end', body: predictionOf(origin, t) }] : []));
+    }
     if (takeAcceptThenReset(state)) return resetConnection(c);
-    return envelope(c, 200, 'success', predictionOf(c, task));
+    return envelope(c, 200, 'success', predictionOf(originOf(c), task));
   });
 
   // `/result` per PROVIDERS.md; the newer docs also show the bare prediction URL.
@@ -177,7 +183,7 @@ export function createWavespeedEmulatorApp(state: EmulatorState): Hono {
     const task = state.tasks.get(c.req.param('id') ?? '');
     if (!task) return envelope(c, 404, 'prediction not found');
     state.polls++;
-    return envelope(c, 200, 'success', predictionOf(c, task));
+    return envelope(c, 200, 'success', predictionOf(originOf(c), task));
   };
   app.get('/api/v3/predictions/:id/result', result);
   app.get('/api/v3/predictions/:id', result);

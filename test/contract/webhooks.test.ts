@@ -6,6 +6,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Hono } from 'hono';
 import { listen, type Emulator, type RunningServer } from '../../providers/emulator-kit.ts';
+import { evolinkFactory } from '../../providers/evolink/adapter.ts';
+import { startEvolinkEmulator } from '../../providers/evolink/emulator.ts';
+import { falFactory } from '../../providers/fal/adapter.ts';
+import { startFalEmulator } from '../../providers/fal/emulator.ts';
+import { kieFactory } from '../../providers/kie/adapter.ts';
+import { startKieEmulator } from '../../providers/kie/emulator.ts';
+import { wavespeedFactory } from '../../providers/wavespeed/adapter.ts';
+import { startWavespeedEmulator } from '../../providers/wavespeed/emulator.ts';
 import { klingFactory } from '../../providers/kling/adapter.ts';
 import { startKlingEmulator } from '../../providers/kling/emulator.ts';
 import { piapiFactory } from '../../providers/piapi/adapter.ts';
@@ -143,5 +151,27 @@ describe('kling callbacks', () => {
     expect(of(motion.upstreamId)).toEqual(['pending', 'processing', 'completed']);
     expect(of(element.upstreamId)).toEqual(['pending', 'processing', 'completed']);
     expect(events.find((e) => e?.upstreamId === element.upstreamId && e.status.state === 'completed')?.status.elementId).toMatch(/^\d+$/);
+  });
+});
+
+describe.each([
+  ['fal', startFalEmulator, falFactory],
+  ['evolink', startEvolinkEmulator, evolinkFactory],
+  ['wavespeed', startWavespeedEmulator, wavespeedFactory],
+  ['kie', startKieEmulator, kieFactory],
+] as const)('%s webhooks (final only)', (_name, start, factory) => {
+  it('posts once when the task ends, success or failure, and nothing before', async () => {
+    const { emu, hook, adapter, advance } = await setUp(start, factory);
+    emu.state.fates.push({ outcome: 'complete' }, { outcome: 'fail', providerSide: true });
+    const ok = await adapter.create({ request: motionRequest('720p'), attemptId: 'a', webhookUrl: `${hook.url}/hook` });
+    const bad = await adapter.create({ request: motionRequest('720p'), attemptId: 'b', webhookUrl: `${hook.url}/hook` });
+    advance(QUEUE_MS);
+    expect(await emu.state.webhooks.flush()).toBe(0);
+    advance(RUN_MS);
+    expect(await emu.state.webhooks.flush()).toBe(2);
+    expect(await emu.state.webhooks.flush()).toBe(0);
+    const events = hook.got.map((d) => adapter.parseWebhook!(d.body, d.headers));
+    expect(events.find((e) => e?.upstreamId === ok.upstreamId)?.status).toMatchObject({ state: 'completed', outputs: [expect.stringMatching(/\.mp4$/)] });
+    expect(events.find((e) => e?.upstreamId === bad.upstreamId)?.status).toMatchObject({ state: 'failed', error: { providerSide: true } });
   });
 });
