@@ -24,6 +24,8 @@ import { webhookRoutes } from './http/webhooks.ts';
 import type { Poller } from './tasks/poller.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { rateLimit } from './http/rate-limit.ts';
+import { except } from 'hono/combine';
+import { fileRoutes } from './http/files/routes.ts';
 import { createSessions } from './http/session.ts';
 import { dashboardRoutes } from './ui/dashboard.tsx';
 
@@ -37,7 +39,8 @@ export function createApp(deps: AppDeps, poller: Poller, metrics: Metrics = crea
     end({ route });
     metrics.requests.inc({ method: c.req.method, route, status: String(c.res.status) });
   });
-  app.use('*', limitBody(deps.ctx.config.server.body_limit_bytes));
+  // Uploads stream under their own limit (files.max_bytes), not the JSON body limit.
+  app.use('*', except('/v1/files', limitBody(deps.ctx.config.server.body_limit_bytes)));
   // Browsers of the dashboard authenticate with a session cookie instead of a bearer key.
   const sessions = createSessions(deps);
   app.use('/v1/*', clientAuth(deps.auth, deps.adminKey, sessions.resolve));
@@ -59,6 +62,7 @@ export function createApp(deps: AppDeps, poller: Poller, metrics: Metrics = crea
   adminReconciliationRoutes(app, deps);
   opsRoutes(app, deps, metrics);
   webhookRoutes(app, deps, poller);
+  fileRoutes(app, deps);
   sessions.routes(app);
   dashboardRoutes(app, sessions);
 

@@ -93,6 +93,25 @@ export const configSchema = z.strictObject({
       probe_per_key: z.number().int().positive().default(4),
     })
     .prefault({}),
+  /** Uploads and mirrored outputs (CONTRACT §8; docs/files.md). */
+  files: z
+    .strictObject({
+      /** Where stored files live; default a `files` folder beside the database. */
+      dir: z.string().min(1).optional(),
+      max_bytes: z.number().int().positive().default(100 * 1024 * 1024),
+      max_output_bytes: z.number().int().positive().default(2 * 1024 * 1024 * 1024),
+      retention_hours: z.number().positive().finite().default(168),
+      mirror_outputs: z.boolean().default(true),
+      /** Default: on whenever upstreams can reach the gateway (public_base_url set, or demo mode). */
+      pin_inputs: z.boolean().optional(),
+      /** Output downloads running at once. */
+      mirror_concurrency: z.number().int().positive().default(4),
+      /** Tries per output before the task completes with the upstream URLs. */
+      mirror_max_tries: z.number().int().positive().default(5),
+      /** Per-request timeout of an output or input download (idle body included), ms. */
+      download_timeout_ms: z.number().int().positive().default(60_000),
+    })
+    .prefault({}),
   billing: z
     .strictObject({ models: z.partialRecord(modelName, priceSchema).optional() })
     .optional(),

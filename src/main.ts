@@ -36,8 +36,11 @@ async function main(): Promise<void> {
   });
   const { port } = server.address() as AddressInfo;
   const url = `http://${config.server.host}:${port}`;
+  // Demo mode: the emulators fetch uploads and pinned inputs from the gateway on loopback.
+  if (demo) runtime.files.files.useLoopbackBase(['0.0.0.0', '::'].includes(config.server.host) ? `http://127.0.0.1:${port}` : url);
   runtime.poller.start();
   runtime.callbacks.start();
+  runtime.files.start();
   log.info({ url, providers: runtime.ctx.providers.map((p) => p.id), demo: demo !== null }, 'reelroute listening');
 
   if (demo) {
@@ -48,7 +51,7 @@ async function main(): Promise<void> {
   handleSignals({
     server: server as Server,
     log,
-    stopWorkers: () => Promise.all([runtime.poller.stop(), runtime.callbacks.stop()]),
+    stopWorkers: () => Promise.all([runtime.poller.stop(), runtime.callbacks.stop(), runtime.files.stop()]),
     release: async () => {
       await demo?.close();
       runtime.ctx.health.close();

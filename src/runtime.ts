@@ -20,6 +20,11 @@ import type { CanonicalModel } from '../providers/types.ts';
 import type { EngineContext } from './tasks/context.ts';
 import { Poller } from './tasks/poller.ts';
 import { CallbackWorker } from './callbacks/worker.ts';
+import { createLocalBlobStore } from './files/blob-store.ts';
+import { defaultFilesDir, FileStore } from './files/store.ts';
+import { localFirstProbe } from './files/local-probe.ts';
+import { OutputMirror } from './files/mirror.ts';
+import { FileWorkers } from './files/workers.ts';
 
 export interface RuntimeOptions {
   config: Config;
@@ -39,6 +44,8 @@ export interface Runtime {
   poller: Poller;
   callbacks: CallbackWorker;
   auth: KeyAuth;
+  /** File store, output mirror and expiry (start/stop with the gateway). */
+  files: FileWorkers;
 }
 
 export function createRuntime(opts: RuntimeOptions): Runtime {
@@ -53,6 +60,8 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
   // Changes made through PATCH /admin/providers/{id} survive a restart: stored overrides over the config.
   const providers = buildProviders(config, now);
   applyStoredOverrides(providers, store.admin.overrides(), log);
+  const files = new FileStore({ store, blobs: createLocalBlobStore(defaultFilesDir(config, store.path)), config, now, log });
+  files.sweepOrphans();
   const ctx: EngineContext = {
     guard,
     store,
@@ -79,10 +88,14 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     listPrices,
     inFlight: new Set(),
     log,
+    files,
   };
+  // Gateway file URLs are read from disk, never fetched.
+  ctx.probe = localFirstProbe(files, ctx.probe);
   const auth = new KeyAuth(store);
   const poller = new Poller(ctx);
+  ctx.mirror = new OutputMirror(ctx, (task, attempt, status) => poller.complete(task, attempt, status));
   const app = createApp({ ctx, auth, adminKey: opts.adminKey }, poller, createMetrics({ defaults: opts.processMetrics ?? false }));
   const callbacks = new CallbackWorker({ store, guard, config, now, log: ctx.log });
-  return { ctx, app, poller, callbacks, auth };
+  return { ctx, app, poller, callbacks, auth, files: new FileWorkers(files, ctx.mirror, log) };
 }

@@ -21,5 +21,5 @@ export function renderTask(deps: AppDeps, task: TaskRow, attempts: readonly Atte
 
 export function prepareDeps(deps: AppDeps): PrepareDeps {
   const { ctx } = deps;
-  return { probe: ctx.probe, store: ctx.store, guard: ctx.guard };
+  return { probe: ctx.probe, store: ctx.store, guard: ctx.guard, files: ctx.files };
 }

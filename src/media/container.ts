@@ -9,7 +9,7 @@ import type { Movie } from 'mp4box';
 
 /** What the reader wants next: done, failed, or the bytes from `next` (the box ends at `until`). */
 export type ParseStep =
-  | { kind: 'done'; durationS: number }
+  | { kind: 'done'; durationS: number; width?: number; height?: number }
   | { kind: 'error'; reason: string }
   | { kind: 'more'; next: number; until?: number };
 
@@ -120,7 +120,16 @@ function parseMoov(ftyp: Uint8Array, moov: Uint8Array): ParseStep {
   }
   if (failure) return { kind: 'error', reason: `unreadable moov box: ${failure}` };
   if (!info) return { kind: 'error', reason: 'unreadable moov box' };
-  return durationOf(info);
+  const step = durationOf(info);
+  return step.kind === 'done' ? { ...step, ...dimensionsOf(info) } : step;
+}
+
+/** The first video track's size: the sample description's coded size, else the tkhd's display size. */
+function dimensionsOf(info: Movie): { width?: number; height?: number } {
+  const t = info.videoTracks[0];
+  const width = t?.video?.width || Math.round(t?.track_width ?? 0);
+  const height = t?.video?.height || Math.round(t?.track_height ?? 0);
+  return width > 0 && height > 0 ? { width, height } : {};
 }
 
 function durationOf(info: Movie): ParseStep {

@@ -55,6 +55,16 @@ function nal(header: number, rbsp: number[]): Buffer {
   return Buffer.from(out);
 }
 
+/** H.264 level_idc (Table A-1, MaxFS) for a picture of `mbs` macroblocks. */
+function levelFor(mbs: number): number {
+  if (mbs <= 1620) return 30;
+  if (mbs <= 3600) return 31;
+  if (mbs <= 5120) return 32;
+  if (mbs <= 8192) return 40;
+  if (mbs <= 22080) return 51;
+  return 52;
+}
+
 /** SPS, PPS and the IDR slice (without length prefixes) of a `width`×`height` grey frame. */
 export function greyFrame(width: number, height: number): { sps: Buffer; pps: Buffer; idr: Buffer } {
   if (width % 16 || height % 16) throw new RangeError('width and height must be multiples of 16');
@@ -62,7 +72,7 @@ export function greyFrame(width: number, height: number): { sps: Buffer; pps: Bu
   const sps = new Bits()
     .u(8, 66) // profile_idc: Baseline
     .u(8, 0xc0) // constraint_set0/1
-    .u(8, 30) // level 3.0
+    .u(8, levelFor(mbs)) // the lowest level whose frame size fits (3.0 up to 720×576)
     .ue(0) // seq_parameter_set_id
     .ue(0) // log2_max_frame_num_minus4
     .ue(2) // pic_order_cnt_type

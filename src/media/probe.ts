@@ -13,11 +13,15 @@ import { DEFAULT_PROBE_LIMITS, ProbeGate, type Admission, type ProbeLimits } fro
 
 /** Outcome of a probe; failures carry a human-readable reason and are never thrown. */
 export type ProbeResult = { ok: true; durationS: number } | { ok: false; reason: string; busy?: true };
+/** A probe that also read the first video track's size, when the header gives it (element video rule). */
+export type VideoProbeResult = { ok: true; durationS: number; width?: number; height?: number } | { ok: false; reason: string; busy?: true };
 
 /** Reads media durations from remote container headers. */
 export interface MediaProbe {
   /** Duration in seconds of the MP4/MOV at `url`, from its `moov` header. Never rejects. */
   duration(url: string): Promise<ProbeResult>;
+  /** Duration and picture size; same cache and bounds as `duration`. */
+  video?(url: string): Promise<VideoProbeResult>;
 }
 
 /** Options for {@link createMediaProbe}. */
@@ -65,13 +69,16 @@ function defaultDispatcher(): Agent {
 
 interface CacheEntry {
   durationS: number;
+  /** The first video track's size, when the header gives it (element video rule). */
+  width?: number;
+  height?: number;
   storedAt: number;
   validators: Validators;
 }
 
 /** What one probe attempt found: a fresh reading, or confirmation the cached one still holds. */
 type Outcome =
-  | { kind: 'result'; result: ProbeResult; validators?: Validators }
+  | { kind: 'result'; result: VideoProbeResult; validators?: Validators }
   | { kind: 'not-modified' };
 
 /** Creates a probe with its own cache; share one instance per process to benefit from it. */
@@ -84,7 +91,7 @@ export function createMediaProbe(opts: MediaProbeOptions = {}): MediaProbe {
   // Map iteration order is insertion order, so re-inserting on use makes it an LRU.
   const cache = new Map<string, CacheEntry>();
   // Concurrent submissions of the same video share one probe instead of racing.
-  const inFlight = new Map<string, Promise<ProbeResult>>();
+  const inFlight = new Map<string, Promise<VideoProbeResult>>();
   const gate = new ProbeGate(opts.limits ?? DEFAULT_PROBE_LIMITS);
 
   function remember(url: string, entry: CacheEntry): void {
@@ -98,21 +105,21 @@ export function createMediaProbe(opts: MediaProbeOptions = {}): MediaProbe {
     }
   }
 
-  async function lookup(url: string): Promise<ProbeResult> {
+  async function lookup(url: string): Promise<VideoProbeResult> {
     const cached = cache.get(url);
     if (cached && now() - cached.storedAt < ttlMs) {
       remember(url, cached);
-      return { ok: true, durationS: cached.durationS };
+      return cachedResult(cached);
     }
     const conditional = cached && (cached.validators.etag || cached.validators.lastModified) ? cached.validators : undefined;
     const outcome = await probeOnce(url, conditional);
     if (outcome.kind === 'not-modified' && cached) {
       remember(url, { ...cached, storedAt: now() });
-      return { ok: true, durationS: cached.durationS };
+      return cachedResult(cached);
     }
     if (outcome.kind === 'not-modified') return { ok: false, reason: 'unexpected 304 Not Modified' };
     if (outcome.result.ok) {
-      remember(url, { durationS: outcome.result.durationS, storedAt: now(), validators: outcome.validators ?? {} });
+      remember(url, { ...outcome.result, storedAt: now(), validators: outcome.validators ?? {} });
     } else {
       // A video that vanished or changed into junk must not keep answering from the cache.
       cache.delete(url);
@@ -157,16 +164,22 @@ export function createMediaProbe(opts: MediaProbeOptions = {}): MediaProbe {
     }
   }
 
+  function video(url: string): Promise<VideoProbeResult> {
+    const pending = inFlight.get(url);
+    if (pending) return pending;
+    const p = lookup(url)
+      .catch((err: unknown): VideoProbeResult => ({ ok: false, reason: `probe failed: ${describe(err)}` }))
+      .finally(() => inFlight.delete(url));
+    inFlight.set(url, p);
+    return p;
+  }
+
   return {
-    duration(url: string): Promise<ProbeResult> {
-      const pending = inFlight.get(url);
-      if (pending) return pending;
-      const p = lookup(url)
-        .catch((err: unknown): ProbeResult => ({ ok: false, reason: `probe failed: ${describe(err)}` }))
-        .finally(() => inFlight.delete(url));
-      inFlight.set(url, p);
-      return p;
+    async duration(url: string): Promise<ProbeResult> {
+      const r = await video(url);
+      return r.ok ? { ok: true, durationS: r.durationS } : r;
     },
+    video,
   };
 }
 
@@ -184,7 +197,7 @@ async function readHeader(ctx: FetchContext, startUrl: URL, maxBytes: number, co
   let used = 0;
   const finish = (step: ParseStep): Outcome =>
     step.kind === 'done'
-      ? { kind: 'result', result: { ok: true, durationS: step.durationS }, validators }
+      ? { kind: 'result', result: { ok: true, durationS: step.durationS, ...(step.width && step.height ? { width: step.width, height: step.height } : {}) }, validators }
       : { kind: 'result', result: { ok: false, reason: step.kind === 'error' ? step.reason : 'unreadable container' } };
 
   for (;;) {
@@ -237,6 +250,10 @@ async function readHeader(ctx: FetchContext, startUrl: URL, maxBytes: number, co
     if (total !== undefined) want = Math.min(want, total - next);
     pos = next;
   }
+}
+
+function cachedResult(entry: CacheEntry): VideoProbeResult {
+  return { ok: true, durationS: entry.durationS, ...(entry.width && entry.height ? { width: entry.width, height: entry.height } : {}) };
 }
 
 function failure(reason: string): Outcome {

@@ -16,19 +16,36 @@ export interface SyntheticMp4Options {
   brand?: 'mp4' | 'mov';
   /** Extra zero bytes appended inside `mdat`, to make files large (e.g. to test range reads). */
   padBytes?: number;
+  /** Picture size in pixels (multiples of 16). Default 1280×720: a valid element video too. */
+  width?: number;
+  height?: number;
 }
 
-const WIDTH = 320;
-const HEIGHT = 240;
+const DEFAULT_SIZE = { width: 1280, height: 720 };
 // ms timescale so fractional durations such as 7.4 s are exact in the header.
 const TIMESCALE = 1000;
 
 // A real grey IDR picture (see h264-frame.ts), so browsers can play the file, not just parse it:
 // the sample is the length-prefixed IDR slice, SPS/PPS go in avcC.
-const FRAME = greyFrame(WIDTH, HEIGHT);
-const SAMPLE = Buffer.concat([u32(FRAME.idr.length), FRAME.idr]);
-const SPS = FRAME.sps;
-const PPS = FRAME.pps;
+interface Picture {
+  width: number;
+  height: number;
+  sample: Buffer;
+  sps: Buffer;
+  pps: Buffer;
+}
+const pictures = new Map<string, Picture>();
+/** The encoded grey picture of one size, built once per size. */
+function pictureOf(width: number, height: number): Picture {
+  const key = `${width}x${height}`;
+  let p = pictures.get(key);
+  if (!p) {
+    const frame = greyFrame(width, height);
+    p = { width, height, sample: Buffer.concat([u32(frame.idr.length), frame.idr]), sps: frame.sps, pps: frame.pps };
+    pictures.set(key, p);
+  }
+  return p;
+}
 
 // Identity transformation matrix (16.16 / 2.30 fixed point) shared by mvhd and tkhd.
 const MATRIX = [0x00010000, 0, 0, 0, 0x00010000, 0, 0, 0, 0x40000000];
@@ -79,12 +96,12 @@ function mvhd(durationMs: number): Buffer {
   );
 }
 
-function tkhd(durationMs: number): Buffer {
+function tkhd(durationMs: number, pic: Picture): Buffer {
   return fullBox(
     'tkhd', 0, 0x000003, // enabled | in_movie
     u32(0), u32(0), u32(1), zeros(4), u32(durationMs),
     zeros(8), u16(0), u16(0), u16(0), zeros(2), matrix(),
-    u32(WIDTH << 16), u32(HEIGHT << 16),
+    u32(pic.width * 65536), u32(pic.height * 65536),
   );
 }
 
@@ -99,7 +116,8 @@ function hdlr(brand: 'mp4' | 'mov'): Buffer {
   return fullBox('hdlr', 0, 0, pre, fourcc('vide'), zeros(12), Buffer.from('VideoHandler\0', 'latin1'));
 }
 
-function avc1(): Buffer {
+function avc1(pic: Picture): Buffer {
+  const { sps: SPS, pps: PPS } = pic;
   const avcC = box(
     'avcC',
     u8(1), u8(SPS[1] ?? 0x42), u8(SPS[2] ?? 0xc0), u8(SPS[3] ?? 0x1e),
@@ -112,45 +130,47 @@ function avc1(): Buffer {
     'avc1',
     zeros(6), u16(1), // reserved, data_reference_index
     u16(0), u16(0), zeros(12),
-    u16(WIDTH), u16(HEIGHT),
+    u16(pic.width), u16(pic.height),
     u32(0x00480000), u32(0x00480000), // 72 dpi
     u32(0), u16(1), compressorName, u16(0x0018), u16(0xffff),
     avcC,
   );
 }
 
-function stbl(durationMs: number, chunkOffset: number): Buffer {
+function stbl(durationMs: number, chunkOffset: number, pic: Picture): Buffer {
   return box(
     'stbl',
-    fullBox('stsd', 0, 0, u32(1), avc1()),
+    fullBox('stsd', 0, 0, u32(1), avc1(pic)),
     // One sample lasting the whole track keeps the file tiny whatever the duration.
     fullBox('stts', 0, 0, u32(1), u32(1), u32(durationMs)),
     fullBox('stss', 0, 0, u32(1), u32(1)),
     fullBox('stsc', 0, 0, u32(1), u32(1), u32(1), u32(1)),
-    fullBox('stsz', 0, 0, u32(0), u32(1), u32(SAMPLE.length)),
+    fullBox('stsz', 0, 0, u32(0), u32(1), u32(pic.sample.length)),
     fullBox('stco', 0, 0, u32(1), u32(chunkOffset)),
   );
 }
 
-function moov(durationMs: number, brand: 'mp4' | 'mov', chunkOffset: number): Buffer {
+function moov(durationMs: number, brand: 'mp4' | 'mov', chunkOffset: number, pic: Picture): Buffer {
   const dinf = box('dinf', fullBox('dref', 0, 0, u32(1), fullBox('url ', 0, 0x000001)));
-  const minf = box('minf', fullBox('vmhd', 0, 0x000001, u16(0), zeros(6)), dinf, stbl(durationMs, chunkOffset));
-  const trak = box('trak', tkhd(durationMs), box('mdia', mdhd(durationMs), hdlr(brand), minf));
+  const minf = box('minf', fullBox('vmhd', 0, 0x000001, u16(0), zeros(6)), dinf, stbl(durationMs, chunkOffset, pic));
+  const trak = box('trak', tkhd(durationMs, pic), box('mdia', mdhd(durationMs), hdlr(brand), minf));
   return box('moov', mvhd(durationMs), trak);
 }
 
 /**
  * Returns a minimal valid MP4/MOV whose `mvhd`, `tkhd` and `mdhd` all declare `durationS`
- * (millisecond timescale). One video track (avc1, 320×240) with a single sample in `mdat`.
+ * (millisecond timescale). One video track (avc1, 1280×720 unless `width`/`height` say otherwise) with a single sample in `mdat`.
  * Deterministic: the same options always give the same bytes.
  */
 export function syntheticMp4(opts: SyntheticMp4Options): Buffer {
   const { durationS, moovAtEnd = false, brand = 'mp4', padBytes = 0 } = opts;
+  const pic = pictureOf(opts.width ?? DEFAULT_SIZE.width, opts.height ?? DEFAULT_SIZE.height);
+  const sample = pic.sample;
   if (!Number.isFinite(durationS) || durationS < 0) throw new RangeError(`durationS must be a finite number ≥ 0, got ${durationS}`);
   const durationMs = Math.round(durationS * 1000);
   if (durationMs > 0xffffffff) throw new RangeError('durationS too large for a version-0 header');
   if (!Number.isInteger(padBytes) || padBytes < 0) throw new RangeError(`padBytes must be an integer ≥ 0, got ${padBytes}`);
-  const mdatSize = 8 + SAMPLE.length + padBytes;
+  const mdatSize = 8 + sample.length + padBytes;
   // Beyond 32-bit sizes would need largesize boxes and co64; no test needs files that big.
   if (mdatSize > 0xffffffff) throw new RangeError('padBytes too large');
 
@@ -160,10 +180,10 @@ export function syntheticMp4(opts: SyntheticMp4Options): Buffer {
 
   if (moovAtEnd) {
     const chunkOffset = head.length + 8;
-    return Buffer.concat([head, mdatHeader, SAMPLE, padding, moov(durationMs, brand, chunkOffset)]);
+    return Buffer.concat([head, mdatHeader, sample, padding, moov(durationMs, brand, chunkOffset, pic)]);
   }
   // moov's size does not depend on the offset value, so build once to measure, then for real.
-  const moovLen = moov(durationMs, brand, 0).length;
+  const moovLen = moov(durationMs, brand, 0, pic).length;
   const chunkOffset = head.length + moovLen + 8;
-  return Buffer.concat([head, moov(durationMs, brand, chunkOffset), mdatHeader, SAMPLE, padding]);
+  return Buffer.concat([head, moov(durationMs, brand, chunkOffset, pic), mdatHeader, sample, padding]);
 }

@@ -6,7 +6,6 @@
 import { MODELS, type CanonicalModel, type Quality, type UpstreamRequest } from '../../providers/types.ts';
 import {
   DURATION_TOLERANCE_S,
-  ELEMENT_VIDEO_MAX_S,
   MOTION_LIMITS,
   elementSchema,
   motionSchema,
@@ -18,6 +17,8 @@ import { ApiError, paramFromPath } from '../errors.ts';
 import type { MediaProbe, ProbeResult } from '../media/probe.ts';
 import { UnsafeUrlError, type UrlGuard } from '../net/ssrf.ts';
 import type { Store } from '../db/store.ts';
+import type { FileStore } from '../files/store.ts';
+import { checkElementVideo } from '../files/element-video.ts';
 import type { BillingRule } from '../pricing/prices.ts';
 import type { z } from 'zod';
 
@@ -39,6 +40,8 @@ export interface PrepareDeps {
   probe: MediaProbe;
   store: Store;
   guard: UrlGuard;
+  /** The gateway's own files: their URLs skip the guard (read from disk) but must still exist. */
+  files?: FileStore;
 }
 
 /** Validate and normalize a body. Throws ApiError (4xx) naming the offending `param`. */
@@ -80,6 +83,9 @@ function refuseBusy(probed: ProbeResult): ProbeResult {
 
 /** The SSRF guard (CONTRACT §4) on every URL the request names; nothing is fetched on failure. */
 async function checkUrl(deps: PrepareDeps, raw: string, param: string, code: 'invalid_media_url' | 'invalid_callback_url' = 'invalid_media_url'): Promise<void> {
+  const own = code === 'invalid_media_url' ? deps.files?.lookupUrl(raw) : undefined;
+  if (own?.kind === 'live') return;
+  if (own?.kind === 'gone') throw new ApiError(code, `${param}: the gateway file was deleted or has expired`, { param });
   try {
     await deps.guard.check(raw);
   } catch (err) {
@@ -148,14 +154,10 @@ async function prepareElement(body: ElementBody, deps: PrepareDeps): Promise<Pre
     checkUrl(deps, videoUrl, 'model_params.element_video_list.video_url'),
     body.callback_url ? checkUrl(deps, body.callback_url, 'callback_url', 'invalid_callback_url') : undefined,
   ]);
-  const probed = refuseBusy(await deps.probe.duration(videoUrl));
-  if (probed.ok && probed.durationS > ELEMENT_VIDEO_MAX_S + DURATION_TOLERANCE_S) {
-    throw new ApiError(
-      'video_duration_out_of_range',
-      `model_params.element_video_list.video_url: the video lasts ${probed.durationS.toFixed(2)} s; at most ${ELEMENT_VIDEO_MAX_S} s`,
-      { param: 'model_params.element_video_list.video_url' },
-    );
-  }
+  // `video` also reads the picture size the element rule needs.
+  const probed = await (deps.probe.video ? deps.probe.video(videoUrl) : deps.probe.duration(videoUrl));
+  refuseBusy(probed);
+  checkElementVideo(probed, 'model_params.element_video_list.video_url');
   return {
     model: 'kling-custom-element',
     quality: '720p',

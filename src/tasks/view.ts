@@ -48,6 +48,8 @@ export function taskView(task: TaskRow, attempts: readonly AttemptView[], opts: 
     },
     results: task.results ? (JSON.parse(task.results) as string[]) : null,
     result_data: task.resultData ? (JSON.parse(task.resultData) as Record<string, unknown>) : null,
+    // Mirrored outputs (CONTRACT §8); absent while results are the upstream's own URLs.
+    ...(task.resultFiles && task.status === 'completed' ? { result_files: JSON.parse(task.resultFiles) as unknown[] } : {}),
     error: task.errorCode ? { code: task.errorCode, message: task.errorMessage ?? '' } : null,
     attempts: attempts.map((a) => ({
       provider: a.providerId,

@@ -3,6 +3,7 @@ export * from './tasks.ts';
 export * from './ledger.ts';
 export * from './delivery.ts';
 export * from './admin.ts';
-export * from './spend.ts';
 export * from './sessions.ts';
+export * from './files.ts';
+export * from './spend.ts';
 export * from './health.ts';

@@ -1,0 +1,196 @@
+/**
+ * Mirrored outputs (CONTRACT §8): when a motion-control task completes upstream, its results are
+ * downloaded into the file store before the task is marked `completed` (and its callback sent).
+ *
+ * The poller hands the completion to {@link OutputMirror.defer}, which records a job in SQLite (so a
+ * restart resumes it) and takes the task off the poll schedule. The mirror's own queue runs jobs
+ * with bounded concurrency and per-job backoff; when a job is decided (stored, or given up after
+ * retries) it replays the completion through the poller with the gateway's URLs (or the upstream's).
+ * Money is the poller's business: the mirror only changes which URLs the completion carries.
+ */
+import type { UpstreamStatus } from '../../providers/types.ts';
+import type { AttemptRow, FileRow, MirrorJobRow, TaskRow } from '../db/schema/index.ts';
+import { TERMINAL, type EngineContext } from '../tasks/context.ts';
+import { DownloadError, downloadInto } from './download.ts';
+
+/** Replays an upstream completion into the task (the poller's completion path). */
+export type CompleteFn = (task: TaskRow, attempt: AttemptRow, status: UpstreamStatus) => Promise<void>;
+
+/** One entry of a task's `result_files`. */
+export interface ResultFile {
+  id: string;
+  url: string | null;
+  bytes: number;
+  sha256: string;
+  duration_s: number | null;
+  upstream_url: string;
+}
+
+const BACKOFF_BASE_MS = 1_000;
+const BACKOFF_MAX_MS = 60_000;
+const TICK_MS = 1_000;
+
+export class OutputMirror {
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private readonly running = new Map<string, Promise<void>>();
+  /** Jobs that failed for good, since start (exported as a metric by the caller if it likes). */
+  gaveUp = 0;
+
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly complete: CompleteFn,
+  ) {}
+
+  /** Whether completed motion-control results are mirrored now (needs a base for the URLs). */
+  enabled(): boolean {
+    return this.ctx.config.files.mirror_outputs && this.ctx.files.base() !== null;
+  }
+
+  /**
+   * Called by the poller with an upstream completion. True: the mirror owns the completion now (it
+   * will replay it); false: complete the task at once (nothing to mirror, or the mirror is decided).
+   */
+  defer(task: TaskRow, attempt: AttemptRow, status: UpstreamStatus): boolean {
+    const { store } = this.ctx;
+    const job = store.files.job(task.id);
+    if (job) return job.outcome === null;
+    if (task.model !== 'kling-v3-motion-control' || !status.outputs?.length || !this.enabled()) return false;
+    const now = this.ctx.now();
+    store.transaction(() => {
+      store.files.insertJob({
+        taskId: task.id,
+        attemptId: attempt.id,
+        upstreamStatus: JSON.stringify(status),
+        outcome: null,
+        fileIds: '[]',
+        tries: 0,
+        nextAt: now,
+        lastError: null,
+        doneAt: null,
+        createdAt: now,
+        updatedAt: now,
+      });
+      // Off the poll schedule: the upstream has answered; the mirror finishes the task.
+      store.tasks.update(task.id, { nextPollAt: null, updatedAt: now });
+    });
+    this.pump();
+    return true;
+  }
+
+  /** Run due jobs on a timer (retries after backoff, jobs left by a restart). */
+  start(): void {
+    this.stopped = false;
+    const loop = () => {
+      if (this.stopped) return;
+      this.pump();
+      this.timer = setTimeout(loop, TICK_MS);
+    };
+    loop();
+  }
+
+  /** Stop taking jobs; resolves when the ones running have stopped (their state is in SQLite). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    while (this.running.size) await Promise.all(this.running.values());
+  }
+
+  /** Start what is due and wait until nothing runs (tests). */
+  async runDue(): Promise<void> {
+    this.pump();
+    while (this.running.size) await Promise.all(this.running.values());
+  }
+
+  private pump(): void {
+    if (this.stopped) return;
+    const limit = this.ctx.config.files.mirror_concurrency;
+    if (this.running.size >= limit) return;
+    for (const job of this.ctx.store.files.dueJobs(this.ctx.now(), limit * 2)) {
+      if (this.running.size >= limit) break;
+      if (this.running.has(job.taskId) || this.ctx.inFlight.has(job.taskId)) continue;
+      this.ctx.inFlight.add(job.taskId);
+      const run = this.run(job)
+        .catch((err: unknown) => this.ctx.log.error({ err, task: job.taskId }, 'output mirror failed'))
+        .finally(() => {
+          this.ctx.inFlight.delete(job.taskId);
+          this.running.delete(job.taskId);
+          this.pump();
+        });
+      this.running.set(job.taskId, run);
+    }
+  }
+
+  private async run(job: MirrorJobRow): Promise<void> {
+    const { store } = this.ctx;
+    const task = store.tasks.get(job.taskId);
+    const attempt = task ? store.tasks.attempts(task.id).find((a) => a.id === job.attemptId) : undefined;
+    if (!task || !attempt || TERMINAL.has(task.status)) {
+      store.files.updateJob(job.taskId, { doneAt: this.ctx.now(), updatedAt: this.ctx.now() });
+      return;
+    }
+    const status = JSON.parse(job.upstreamStatus) as UpstreamStatus;
+    let outcome = job.outcome;
+    if (outcome === null) {
+      outcome = await this.download(job, task, status);
+      if (outcome === null) return; // retry later
+    }
+    const stored = outcome === 'mirrored' ? this.storedFiles(job.taskId) : [];
+    const replay = outcome === 'mirrored' && stored.length ? { ...status, outputs: stored.map((f) => this.ctx.files.urlOf(f)!) } : status;
+    // Re-read: the task may have ended (cancelled) while its outputs downloaded.
+    const fresh = store.tasks.get(task.id);
+    if (fresh && !TERMINAL.has(fresh.status)) await this.complete(fresh, attempt, replay);
+    store.files.updateJob(job.taskId, { doneAt: this.ctx.now(), updatedAt: this.ctx.now() });
+  }
+
+  /** Store each output not stored yet. Returns the decided outcome, or null to try again later. */
+  private async download(job: MirrorJobRow, task: TaskRow, status: UpstreamStatus): Promise<'mirrored' | 'failed' | null> {
+    const { store, config } = this.ctx;
+    const ids = JSON.parse(job.fileIds) as string[];
+    const outputs = status.outputs ?? [];
+    try {
+      for (let i = ids.length; i < outputs.length; i++) {
+        const row = await downloadInto(outputs[i]!, {
+          guard: this.ctx.guard,
+          files: this.ctx.files,
+          timeoutMs: config.files.download_timeout_ms,
+          meta: { keyId: task.keyId, purpose: 'output', maxBytes: config.files.max_output_bytes, taskId: task.id, upstreamUrl: outputs[i]! },
+        });
+        ids.push(row.id);
+        store.files.updateJob(job.taskId, { fileIds: JSON.stringify(ids), updatedAt: this.ctx.now() });
+      }
+    } catch (err) {
+      const tries = job.tries + 1;
+      const permanent = err instanceof DownloadError && err.permanent;
+      const message = err instanceof Error ? err.message : String(err);
+      if (!permanent && tries < config.files.mirror_max_tries) {
+        const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (tries - 1));
+        store.files.updateJob(job.taskId, { tries, lastError: message, nextAt: this.ctx.now() + delay, updatedAt: this.ctx.now() });
+        return null;
+      }
+      this.ctx.log.warn({ task: task.id, tries, err: message }, 'output mirror gave up; completing with the upstream URLs');
+      this.gaveUp++;
+      store.files.updateJob(job.taskId, { tries, lastError: message, outcome: 'failed', updatedAt: this.ctx.now() });
+      return 'failed';
+    }
+    const files = this.storedFiles(job.taskId, ids);
+    const resultFiles: ResultFile[] = files.map((f, i) => ({
+      id: f.id,
+      url: this.ctx.files.urlOf(f),
+      bytes: f.bytes,
+      sha256: f.sha256,
+      duration_s: f.durationS,
+      upstream_url: outputs[i]!,
+    }));
+    store.transaction(() => {
+      store.tasks.update(task.id, { resultFiles: JSON.stringify(resultFiles) });
+      store.files.updateJob(job.taskId, { outcome: 'mirrored', updatedAt: this.ctx.now() });
+    });
+    return 'mirrored';
+  }
+
+  private storedFiles(taskId: string, ids?: string[]): FileRow[] {
+    const list = ids ?? (JSON.parse(this.ctx.store.files.job(taskId)?.fileIds ?? '[]') as string[]);
+    return list.map((id) => this.ctx.store.files.get(id)).filter((f): f is FileRow => f !== undefined);
+  }
+}
