@@ -65,6 +65,12 @@ describe('margin privacy under list pricing', () => {
     expect(est.body.estimate_usd).toBe(1.5);
     expect(est.body.candidates.map((c: { estimate_usd: number }) => c.estimate_usd)).toEqual([1.5, 1.5]);
     await call('estimate 1080p', 'POST', '/v1/videos/generations/estimate', { body: gw.motion(7, { quality: '1080p' }) });
+    // A price ceiling: its refusal names the cheapest price the key could have had, never a provider's cost.
+    const capped = await call('estimate, max_cost', 'POST', '/v1/videos/generations/estimate', { body: gw.motion(5, { route: { max_cost_usd: 1 } }) });
+    expect(capped.body.candidates.every((c: { eligible: boolean }) => !c.eligible)).toBe(true);
+    const over = await call('create, max_cost', 'POST', '/v1/videos/generations', { body: gw.motion(5, { route: { max_cost_usd: 1 } }) });
+    expect(over.body.error).toMatchObject({ code: 'max_cost_exceeded' });
+    expect(over.body.error.message).toContain('$1.5');
 
     // A task that completes, with a callback.
     const done = await call('create', 'POST', '/v1/videos/generations', { body: gw.motion(5, { callback_url: `${receiver.url}/hook` }) });
@@ -101,6 +107,8 @@ describe('margin privacy under list pricing', () => {
     expect((await call('estimate, none left', 'POST', '/v1/videos/generations/estimate', { body: gw.motion(5) })).status).toBe(200);
     expect((await call('create, none left', 'POST', '/v1/videos/generations', { body: gw.motion(5) })).status).toBe(503);
     await call('list after errors', 'GET', '/v1/tasks?limit=100');
+    await call('usage', 'GET', '/v1/usage?group_by=day,model');
+    await call('usage csv', 'GET', '/v1/usage?group_by=day,model&format=csv');
     for (const body of hooks) seen.push({ what: 'callback body', text: body });
 
     const numbers = upstreamNumbers();
