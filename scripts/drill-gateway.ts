@@ -20,6 +20,8 @@ export function writeConfig(paths: GatewayPaths, emulators: DrillEmulator[]): st
   const config = {
     // One key submits the whole drill: the per-key create limit would refuse it (not what a drill tests).
     server: { host: '127.0.0.1', rate_limit: { create_rps: 0 } },
+    // Its 8 reference clips are first read by up to 32 concurrent submits of that one key.
+    media: { probe_per_key: 32 },
     callbacks: { allow_insecure: true, timeout_ms: 5_000, max_retries: 3 },
     // A breaker that opens only on a real outage: the drill's planned failures are spread out.
     routing: { max_attempts: 3, breaker_failures: 50, breaker_cooldown_ms: 1_000 },
