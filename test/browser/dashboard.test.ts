@@ -79,7 +79,11 @@ describe('dashboard in Chromium', () => {
     apiKey = (await key.textContent())!;
     expect(apiKey).toMatch(/^rr_/);
     expect(await page.getByLabel('New webhook secret').textContent()).toMatch(/^whsec_/);
-    await page.getByRole('row', { name: /browser-app/ }).getByText('$10.00').waitFor();
+    const row = page.getByRole('row', { name: /browser-app/ });
+    await row.getByText('$10.00').waitFor();
+    await row.getByLabel('Credit amount for browser-app').fill('5');
+    await row.getByRole('button', { name: 'Credit' }).click();
+    await row.getByText('$15.00').waitFor();
     await page.reload();
     expect(await page.content()).not.toContain(apiKey);
   });
