@@ -74,7 +74,8 @@ export class OutputMirror {
       // Off the poll schedule: the upstream has answered; the mirror finishes the task.
       store.tasks.update(task.id, { nextPollAt: null, updatedAt: now });
     });
-    this.pump();
+    // Once the poll that called us has let go of the task (its inFlight mark).
+    setImmediate(() => this.pump());
     return true;
   }
 
