@@ -8,7 +8,7 @@
  * event loop with them. Everything is on 127.0.0.1.
  *
  * Env: BENCH_TRACK_N (tasks in flight, default 100000), BENCH_ONLY (comma list of sections:
- * submit,status,tracking,ledger,profile; also status-profile, not in the default run),
+ * submit,status,tracking,ledger,profile,report; also status-profile, not in the default run),
  * BENCH_SUBMIT_S / BENCH_LATENCY_S (durations), BENCH_BUDGET_S (whole-run budget, default 285 s;
  * the tracking section runs last and its settling wait gets what is left, 45–180 s).
  */
@@ -27,6 +27,7 @@ import { bulkInsertTasks, prepareDb, type PreparedDb } from './lib/db.ts';
 import { runLoad, type LoadOptions, type LoadResult } from './lib/load.ts';
 import { cpuBetween, cpuSnapshot } from './lib/cpu.ts';
 import { analyzeProfile, callersOf, profileMarkdown, type ProfileSummary } from './profile-analyze.ts';
+import { benchReport, reportLines } from './report-scale.ts';
 import { benchProbeFlood, probeFloodLines } from './probe-flood.ts';
 
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
@@ -47,7 +48,7 @@ const PROFILE_S = 10;
 const WARMUP_S = 2;
 /** Poller settings for the tracking run (src/config.ts `polling`). */
 const TRACK_POLLING = { initial_ms: 2_000, max_ms: 30_000, per_provider_concurrency: 64, batch: 2_000 };
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'submit,status,tracking,ledger,profile').split(',').map((s) => s.trim()));
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'submit,status,tracking,ledger,profile,report').split(',').map((s) => s.trim()));
 
 const log = (msg: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -476,6 +477,7 @@ function lines(r: any): Line[] {
     out.push({ section: 'tracking', what: 'CPU while settling', value: `gateway ${t.cpu_pct_settling.gateway}%, emulator ${t.cpu_pct_settling.emulator}%` });
   }
   if (r.probe) out.push(...probeFloodLines(r.probe));
+  if (r.report) out.push(...reportLines(r.report));
   for (const l of r.ledger ?? []) {
     out.push({ section: 'ledger', what: `hold+settle, ${l.key} key (2 tx each)`, other: l.cpu.otherCores, value: `${l.holds_per_s} holds/s + ${l.settles_per_s} settles/s (${l.transactions_per_s} tx/s)` });
   }
@@ -571,6 +573,7 @@ async function main() {
   if (ONLY.has('profile')) result.profile = await benchProfile('submit');
   if (ONLY.has('status-profile')) result.status_profile = await benchProfile('status');
   if (ONLY.has('probe') || !process.env.BENCH_ONLY) result.probe = await benchProbeFlood();
+  if (ONLY.has('report')) result.report = await benchReport();
   if (ONLY.has('tracking')) result.tracking = await benchTracking(TRACK_N);
   result.meta.total_s = Math.round((Date.now() - started) / 1000);
 

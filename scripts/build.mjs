@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const OUT = join(ROOT, 'dist');
 /** Entry points: source path → output name (dist/<name>.js). Add a line for a new executable. */
-const ENTRIES = { main: 'src/main.ts', cli: 'src/cli/main.ts' };
+const ENTRIES = { main: 'src/main.ts', cli: 'src/cli/main.ts', 'report-worker': 'src/reports/worker.ts' };
 /** What a build reads: a change under any of these makes dist/ stale. */
 const INPUTS = ['src', 'providers', 'package.json', 'scripts/build.mjs'];
 

@@ -17,6 +17,7 @@ import { filesRepo, type FilesRepo } from './repos/files.ts';
 import { sessionsRepo, type SessionsRepo } from './repos/sessions.ts';
 import { adminTasksRepo, type AdminTasksRepo } from './repos/admin-tasks.ts';
 import { reconciliationRepo, type ReconciliationRepo } from './repos/reconciliation.ts';
+import { reportRunner, type ReportRunner } from '../reports/runner.ts';
 
 export interface Store {
   keys: KeysRepo;
@@ -27,6 +28,8 @@ export interface Store {
   adminTasks: AdminTasksRepo;
   /** A provider's attempts and what it may bill for each (reconciliation). */
   reconciliation: ReconciliationRepo;
+  /** Spend reports rendered off the event loop (a worker thread with its own read connection). */
+  reports: ReportRunner;
   ledger: LedgerRepo;
   elements: ElementsRepo;
   deliveries: DeliveriesRepo;
@@ -61,13 +64,16 @@ export function openStore(path: string): Store {
   const ping = sqlite.prepare('select 1 as ok');
   let checkpointer: Checkpointer | undefined;
   const transaction = <T>(fn: () => T): T => sqlite.transaction(fn).immediate();
+  const spend = spendRepo(sqlite);
+  const reports = reportRunner(path, spend);
   const batch = groupCommit(sqlite);
   return {
     keys: keysRepo(db, sqlite),
     tasks: tasksRepo(sqlite),
-    spend: spendRepo(sqlite),
+    spend,
     adminTasks: adminTasksRepo(sqlite),
     reconciliation: reconciliationRepo(sqlite),
+    reports,
     ledger: ledgerRepo(db, sqlite),
     elements: elementsRepo(db),
     deliveries: deliveriesRepo(db),
@@ -85,6 +91,7 @@ export function openStore(path: string): Store {
     },
     close: async () => {
       await checkpointer?.stop();
+      await reports.close();
       handle.close();
     },
   };

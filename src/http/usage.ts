@@ -9,10 +9,9 @@ import type { AppDeps } from './deps.ts';
 import { parseSpendQuery, queryOf, sendSpendReport } from './admin/spend.ts';
 
 export function usageRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
-  const { store, now } = deps.ctx;
+  const { now } = deps.ctx;
   app.get('/v1/usage', (c) => {
     const q = parseSpendQuery(queryOf(c), now());
-    const report = store.spend.report({ from: q.from, to: q.to, keyId: c.get('apiKey').id }, q.groupBy);
-    return sendSpendReport(c, q, report, 'client', 'usage', 'usage_report');
+    return sendSpendReport(c, deps, q, { from: q.from, to: q.to, keyId: c.get('apiKey').id }, 'client', 'usage', 'usage_report');
   });
 }

@@ -8,9 +8,8 @@ import type { Context, Hono } from 'hono';
 import type { AppEnv } from '../env.ts';
 import type { AppDeps } from '../deps.ts';
 import { ApiError } from '../../errors.ts';
-import { microsToUsd, type Micros } from '../../pricing/money.ts';
-import { SPEND_DIMENSIONS, type SpendDimension, type SpendMetrics, type SpendReport, type SpendRow } from '../../db/repos/spend.ts';
-import { csvStream, Money, type CsvValue } from '../csv.ts';
+import { SPEND_DIMENSIONS, type SpendDimension, type SpendRange } from '../../db/repos/spend.ts';
+import type { Audience } from '../../reports/render.ts';
 
 const DAY_MS = 86_400_000;
 /** The longest range one report covers, in days (both ends inclusive). */
@@ -87,89 +86,25 @@ export function parseSpendQuery(q: { param(name: string): string | undefined; al
   return { from, to, fromMs, toMs: toMs + DAY_MS, groupBy, format: formatRaw as Format };
 }
 
-/** Output columns per dimension (JSON fields and CSV headers). */
-const DIMENSION_COLUMNS: Record<SpendDimension, [column: string, get: (r: SpendRow) => string | null][]> = {
-  day: [['day', (r) => r.day ?? null]],
-  key: [
-    ['key_id', (r) => r.keyId ?? null],
-    ['key_name', (r) => r.keyName ?? null],
-  ],
-  model: [['model', (r) => r.model ?? null]],
-  provider: [['provider', (r) => r.provider ?? null]],
-};
-
-/** Metric columns in order: counts, then money (micro-USD inside, USD at the edge). */
-const METRIC_COLUMNS: [column: string, get: (m: SpendMetrics) => number, money: boolean][] = [
-  ['tasks', (m) => m.tasks, false],
-  ['completed', (m) => m.completed, false],
-  ['failed', (m) => m.failed, false],
-  ['cancelled', (m) => m.cancelled, false],
-  ['billable_units', (m) => m.billableUnits, false],
-  ['reserved_usd', (m) => m.reservedMicros, true],
-  ['charged_usd', (m) => m.chargedMicros, true],
-  ['refunded_usd', (m) => m.refundedMicros, true],
-  ['upstream_cost_usd', (m) => m.upstreamCostMicros, true],
-  ['margin_usd', (m) => m.chargedMicros - m.upstreamCostMicros, true],
-];
-/** What an API key must never see: what the provider charged, and so the margin. */
-const OPERATOR_ONLY = new Set(['upstream_cost_usd', 'margin_usd']);
-
-/** Who reads the report: the admin sees every column, a client key not the operator's costs. */
-export type Audience = 'admin' | 'client';
-
-const metricColumns = (audience: Audience) => METRIC_COLUMNS.filter(([c]) => audience === 'admin' || !OPERATOR_ONLY.has(c));
-
-function metricsView(m: SpendMetrics, audience: Audience): Record<string, number> {
-  return Object.fromEntries(metricColumns(audience).map(([c, get, money]) => [c, money ? microsToUsd(get(m) as Micros) : get(m)]));
-}
-
-function rowView(row: SpendRow, groupBy: readonly SpendDimension[], audience: Audience): Record<string, string | number | null> {
-  const out: Record<string, string | number | null> = {};
-  for (const d of groupBy) for (const [column, get] of DIMENSION_COLUMNS[d]) out[column] = get(row);
-  return Object.assign(out, metricsView(row, audience));
-}
-
-/**
- * The CSV lines: a header (group columns, then metric columns), one line per row, then a `total`
- * line whose first group column says `total` and the other group columns are empty. Without
- * group_by the report has a single `group` column, so the total line still says `total`.
- */
-function* csvLines(report: SpendReport, groupBy: readonly SpendDimension[], audience: Audience): Generator<CsvValue[]> {
-  const groupColumns = groupBy.flatMap((d) => DIMENSION_COLUMNS[d]);
-  const labels = groupColumns.length ? groupColumns.map(([c]) => c) : ['group'];
-  const metrics = metricColumns(audience);
-  const values = (m: SpendMetrics) => metrics.map(([, get, money]) => (money ? new Money(get(m)) : get(m)));
-  yield [...labels, ...metrics.map(([c]) => c)];
-  for (const row of report.rows) yield [...groupColumns.map(([, get]) => get(row)), ...values(row)];
-  yield ['total', ...labels.slice(1).map(() => null), ...values(report.totals)];
-}
-
-/** Answer a report as JSON or (streamed) CSV; `name` prefixes the CSV's file name. */
-export function sendSpendReport(c: Context<AppEnv>, q: SpendQuery, report: SpendReport, audience: Audience, name: string, object: string): Response {
+/** Answer a report as JSON or streamed CSV, made off the event loop; `name` prefixes the CSV's file name. */
+export async function sendSpendReport(c: Context<AppEnv>, deps: AppDeps, q: SpendQuery, range: SpendRange, audience: Audience, name: string, object: string): Promise<Response> {
+  const job = { range, audience, head: { object, from: q.from, to: q.to, groupBy: q.groupBy } };
   if (q.format === 'csv') {
-    return c.body(csvStream(csvLines(report, q.groupBy, audience)), 200, {
+    return c.body(deps.ctx.store.reports.csv(job), 200, {
       'content-type': 'text/csv; charset=utf-8',
       'content-disposition': `attachment; filename="${name}_${q.from}_${q.to}.csv"`,
     });
   }
-  return c.json({
-    object,
-    from: q.from,
-    to: q.to,
-    group_by: q.groupBy,
-    data: report.rows.map((r) => rowView(r, q.groupBy, audience)),
-    totals: metricsView(report.totals, audience),
-  });
+  return c.body(await deps.ctx.store.reports.json(job), 200, { 'content-type': 'application/json' });
 }
 
 /** The query parameters of a request, as {@link parseSpendQuery} reads them. */
 export const queryOf = (c: Context<AppEnv>) => ({ param: (n: string) => c.req.query(n), all: (n: string) => c.req.queries(n) ?? [] });
 
 export function adminSpendRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
-  const { store, now } = deps.ctx;
+  const { now } = deps.ctx;
   app.get('/admin/spend', (c) => {
     const q = parseSpendQuery(queryOf(c), now());
-    const report = store.spend.report({ from: q.from, to: q.to }, q.groupBy);
-    return sendSpendReport(c, q, report, 'admin', 'spend', 'spend_report');
+    return sendSpendReport(c, deps, q, { from: q.from, to: q.to }, 'admin', 'spend', 'spend_report');
   });
 }
