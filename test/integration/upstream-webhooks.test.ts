@@ -9,11 +9,12 @@ import { listen, type RunningServer } from '../../providers/emulator-kit.ts';
 import { expectLedgerInvariants, startGateway, type Gateway } from '../helpers/gateway.ts';
 
 let gw: Gateway;
-let relay: RunningServer;
+let relay: RunningServer | undefined;
 afterEach(async () => {
   expectLedgerInvariants(gw.store);
   await gw.close();
-  await relay.close();
+  await relay?.close();
+  relay = undefined;
 });
 
 /**
@@ -28,10 +29,11 @@ async function gatewayWith(type: 'replicate' | 'piapi') {
     const res = await fetch(target + c.req.path, { method: 'POST', headers, body: await c.req.arrayBuffer() });
     return new Response(await res.arrayBuffer(), { status: res.status, headers: res.headers });
   });
-  relay = await listen(app);
+  const server = await listen(app);
+  relay = server;
   gw = await startGateway({
     providers: [{ id: 'up', type, price: { '720p': 0.1, '1080p': 0.2 }, emulator: { webhookIntervalMs: 0 } }],
-    config: { server: { public_base_url: relay.url } },
+    config: { server: { public_base_url: server.url } },
   });
   target = gw.url;
   const emu = gw.emulators.up!;
@@ -90,5 +92,22 @@ describe('non-final upstream webhooks', () => {
     await emu.state.webhooks.flush(); // created, staged, processing
     expect(attempt().status).toBe('failed');
     expect(gw.store.tasks.get(taskId)!.status).toBe('pending');
+  });
+});
+
+describe('fal request URLs kept with the attempt', () => {
+  it('the attempt stores the URLs submit returned, and polls and cancels go through them', async () => {
+    gw = await startGateway({ providers: [{ id: 'fal', type: 'fal', price: { '720p': 0.1, '1080p': 0.2 } }] });
+    const emu = gw.emulators.fal!;
+    const first = await gw.call('POST', '/v1/videos/generations', { body: gw.motion(5) });
+    const second = await gw.call('POST', '/v1/videos/generations', { body: gw.motion(5) });
+    const [a, b] = [first, second].map((r) => gw.store.tasks.attempts(r.body.id).at(-1)!);
+    const urls = JSON.parse(a!.upstreamHandle!) as Record<string, string>;
+    expect(urls.status_url).toBe(`${emu.url}/fal-ai/kling-video/requests/${a!.upstreamId}/status`);
+    expect((await gw.call('POST', `/v1/tasks/${second.body.id}/cancel`)).status).toBe(200);
+    expect(emu.state.cancels).toBe(1);
+    expect(b!.upstreamHandle).toContain('/cancel');
+    const done = await gw.settle(first.body.id);
+    expect(done).toMatchObject({ status: 'completed', usage: { charged_usd: 0.5 } });
   });
 });
