@@ -100,7 +100,8 @@ export function createSessions(deps: AppDeps) {
       path: '/',
       httpOnly: true,
       sameSite: 'Strict',
-      secure: new URL(c.req.url).protocol === 'https:',
+      // Behind a TLS-terminating proxy the request itself looks like http: public_base_url tells.
+      secure: new URL(c.req.url).protocol === 'https:' || publicBaseUrl?.startsWith('https:') === true,
       maxAge: SESSION_TTL_MS / 1000,
     });
   }

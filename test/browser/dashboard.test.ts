@@ -102,7 +102,15 @@ describe('dashboard in Chromium', () => {
 
     await page.goto(`${gw.url}/dashboard/playground`);
     await page.getByLabel('Character image', { exact: true }).setInputFiles(gw.files.image);
-    await page.getByLabel('Reference video', { exact: true }).setInputFiles(gw.files.video);
+    // The reference video arrives by drag and drop this time.
+    const dropped = await page.evaluateHandle((b64) => {
+      const bytes = Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0));
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([bytes], 'dance.mp4', { type: 'video/mp4' }));
+      return transfer;
+    }, readFileSync(gw.files.video).toString('base64'));
+    await page.locator('[data-drop="video"]').dispatchEvent('drop', { dataTransfer: dropped });
+    await expect.poll(() => page.locator('#video-status').textContent()).toMatch(/Uploaded dance.mp4/);
     await expect.poll(() => page.locator('#quote-provider').textContent(), { timeout: 10_000 }).toBe('fast-piapi');
   });
 
