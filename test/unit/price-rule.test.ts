@@ -1,6 +1,7 @@
 /** A price whose rule does not fit its model is refused at start, naming the field (issue 8 #6). */
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../src/config.ts';
+import { ConfigError, parseConfig, priceRuleMismatch } from '../../src/config.ts';
+import { ADAPTERS } from '../../providers/registry.ts';
 
 const MC = 'kling-v3-motion-control';
 const EL = 'kling-custom-element';
@@ -22,5 +23,15 @@ describe('price rule must fit the model', () => {
       providers: [{ id: 'wav', type: 'wavespeed', models: { [MC]: { price: { per_second: { '720p': 0.1, '1080p': 0.2 } } }, [EL]: { price: { per_request: 0.01 } } } }],
     });
     expect(c.providers).toHaveLength(1);
+  });
+
+  it('every adapter default price fits its model (defaults are used when the config gives none)', () => {
+    const misfits = [...ADAPTERS].flatMap(([type, factory]) =>
+      Object.entries(factory.defaultPrices).flatMap(([model, d]) => {
+        const wrong = d && priceRuleMismatch(model, d.price);
+        return wrong ? [`${type}: ${wrong}`] : [];
+      }),
+    );
+    expect(misfits).toEqual([]);
   });
 });
