@@ -25,6 +25,7 @@ export const FAL_MODEL_IDS: Record<Quality, string> = {
   '720p': 'fal-ai/kling-video/v3/standard/motion-control',
   '1080p': 'fal-ai/kling-video/v3/pro/motion-control',
 };
+/** A model id's app, `owner/alias` (its first two segments): the prefix of request URLs. */
 const FAL_APP = (model: string): string => model.split('/').slice(0, 2).join('/');
 const FAL = {
   defaultBaseUrl: 'https://queue.fal.run',
