@@ -69,7 +69,7 @@ function snapshot(gw: Gateway): string {
       k.monthlyBudgetMicros,
       k.revokedAt,
       gw.store.ledger.balanceOf(k.id),
-      gw.store.ledger.spentSince(k.id, 0),
+      gw.store.ledger.spentIn(k.id, 0, Number.MAX_SAFE_INTEGER),
     ]),
     creates: Object.values(gw.emulators).map((e) => e.state.createsReceived),
     deliveries: gw.store.deliveries.all().length,
