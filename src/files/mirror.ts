@@ -107,7 +107,15 @@ export class OutputMirror {
     if (this.stopped) return;
     const limit = this.ctx.config.files.mirror_concurrency;
     if (this.running.size >= limit) return;
-    for (const job of this.ctx.store.files.dueJobs(this.ctx.now(), limit * 2)) {
+    let due: MirrorJobRow[];
+    try {
+      due = this.ctx.store.files.dueJobs(this.ctx.now(), limit * 2);
+    } catch (err) {
+      // The database closed under a late tick (shutdown without stop()); the jobs wait in SQLite.
+      this.ctx.log.warn({ err }, 'output mirror could not read its queue');
+      return;
+    }
+    for (const job of due) {
       if (this.running.size >= limit) break;
       if (this.running.has(job.taskId) || this.ctx.inFlight.has(job.taskId)) continue;
       this.ctx.inFlight.add(job.taskId);

@@ -68,7 +68,8 @@ describe('inbound upstream webhooks', () => {
   async function withWebhooks() {
     gw = await startGateway({
       providers: [{ id: 'fal-main', type: 'fal', price: { '720p': 0.1, '1080p': 0.2 } }],
-      config: { server: { public_base_url: 'https://gw.example.com' } },
+      // Outputs are not mirrored here: the delivery itself should complete the task.
+      config: { server: { public_base_url: 'https://gw.example.com' }, files: { mirror_outputs: false, pin_inputs: false } },
     });
     const res = await gw.call('POST', '/v1/videos/generations', { body: gw.motion(5) });
     const task = [...gw.emulators['fal-main']!.state.tasks.values()][0]!;
