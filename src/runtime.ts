@@ -11,7 +11,7 @@ import { createApp } from './app.ts';
 import { KeyAuth } from './keys/keys.ts';
 import { createMediaProbe, type MediaProbe } from './media/probe.ts';
 import { createUrlGuard, type UrlGuard } from './net/ssrf.ts';
-import { createMetrics } from './metrics.ts';
+import { attachMetrics, createMetrics } from './metrics.ts';
 import { resolvePrice, type UnitPrice } from './pricing/prices.ts';
 import { HealthTracker } from './routing/health.ts';
 import { buildProviders } from './routing/providers.ts';
@@ -62,11 +62,20 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
   applyStoredOverrides(providers, store.admin.overrides(), log);
   const files = new FileStore({ store, blobs: createLocalBlobStore(defaultFilesDir(config, store.path)), config, now, log });
   files.sweepOrphans();
+  const metrics = createMetrics({ defaults: opts.processMetrics ?? false });
   const ctx: EngineContext = {
+    metrics,
     guard,
     store,
     providers,
-    health: new HealthTracker({ failuresToOpen: config.routing.breaker_failures, cooldownMs: config.routing.breaker_cooldown_ms, now }),
+    health: new HealthTracker({
+      failuresToOpen: config.routing.breaker_failures,
+      cooldownMs: config.routing.breaker_cooldown_ms,
+      now,
+      // Learned health survives a restart: loaded here, written behind.
+      persistence: { all: store.health.all, put: store.health.put, transaction: store.transaction },
+      onError: (err) => log.warn({ err }, 'provider health not saved'),
+    }),
     probe:
       opts.probe ??
       createMediaProbe({
@@ -90,12 +99,13 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     log,
     files,
   };
+  attachMetrics(ctx);
   // Gateway file URLs are read from disk, never fetched.
   ctx.probe = localFirstProbe(files, ctx.probe);
   const auth = new KeyAuth(store);
   const poller = new Poller(ctx);
   ctx.mirror = new OutputMirror(ctx, (task, attempt, status) => poller.complete(task, attempt, status));
-  const app = createApp({ ctx, auth, adminKey: opts.adminKey }, poller, createMetrics({ defaults: opts.processMetrics ?? false }));
-  const callbacks = new CallbackWorker({ store, guard, config, now, log: ctx.log });
+  const app = createApp({ ctx, auth, adminKey: opts.adminKey }, poller, metrics);
+  const callbacks = new CallbackWorker({ store, guard, config, now, log: ctx.log, onDelivery: (outcome) => metrics.callbackDeliveries.inc({ outcome }) });
   return { ctx, app, poller, callbacks, auth, files: new FileWorkers(files, ctx.mirror, log) };
 }

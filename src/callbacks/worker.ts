@@ -16,6 +16,8 @@ export interface CallbackWorkerDeps {
   config: Config;
   now: () => number;
   log: Logger;
+  /** Told the outcome of each delivery attempt (metrics). */
+  onDelivery?: (outcome: 'delivered' | 'retry' | 'failed') => void;
 }
 
 const BATCH = 100;
@@ -108,9 +110,11 @@ export class CallbackWorker {
     const attempts = d.attempts + 1;
     if (error === null) {
       store.deliveries.update(id, { status: 'delivered', attempts, lastStatusCode: statusCode, lastError: null, nextAttemptAt: null, deliveredAt: at, updatedAt: at });
+      this.deps.onDelivery?.('delivered');
       return;
     }
     const giveUp = attempts > config.callbacks.max_retries;
+    this.deps.onDelivery?.(giveUp ? 'failed' : 'retry');
     store.deliveries.update(id, {
       status: giveUp ? 'failed' : 'pending',
       attempts,

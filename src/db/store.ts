@@ -7,6 +7,7 @@ import { openDb, type DbHandle } from './client.ts';
 import { startCheckpointer, type Checkpointer } from './checkpointer.ts';
 import { adminRepo, type AdminRepo } from './repos/admin.ts';
 import { healthRepo, type HealthRepo } from './repos/health.ts';
+import { opsRepo, type OpsRepo } from './repos/ops.ts';
 import { deliveriesRepo, idempotencyRepo, type DeliveriesRepo, type IdempotencyRepo } from './repos/deliveries.ts';
 import { elementsRepo, type ElementsRepo } from './repos/elements.ts';
 import { keysRepo, type KeysRepo } from './repos/keys.ts';
@@ -37,6 +38,8 @@ export interface Store {
   admin: AdminRepo;
   /** Learned provider health (routing). */
   health: HealthRepo;
+  /** Aggregates for operational metrics. */
+  ops: OpsRepo;
   /** Stored files and output-mirror jobs. */
   files: FilesRepo;
   /** The database file (`:memory:` for an in-memory one); stored files default to a folder beside it. */
@@ -80,6 +83,7 @@ export function openStore(path: string): Store {
     idempotency: idempotencyRepo(db),
     admin: adminRepo(db),
     health: healthRepo(db),
+    ops: opsRepo(sqlite),
     files: filesRepo(sqlite),
     path,
     sessions: sessionsRepo(db),

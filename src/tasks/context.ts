@@ -12,6 +12,7 @@ import type { FileStore } from '../files/store.ts';
 import type { OutputMirror } from '../files/mirror.ts';
 import type { UnderbilledEvent } from './finish.ts';
 import type { ProviderRuntime } from '../routing/providers.ts';
+import type { Metrics } from '../metrics.ts';
 
 export interface EngineContext {
   store: Store;
@@ -32,6 +33,8 @@ export interface EngineContext {
   files: FileStore;
   /** Holds a completed task back until its outputs are stored (src/files/mirror.ts); absent: complete at once. */
   mirror?: OutputMirror;
+  /** Prometheus counters the engine increments (CONTRACT §11). */
+  metrics: Metrics;
   /** Called once a completed task turns out under-billed (after its transaction committed): metrics. */
   onUnderbilled?: (event: UnderbilledEvent) => void;
 }

@@ -91,6 +91,7 @@ function startNext(ctx: EngineContext, taskId: string, reasons: string[]): Start
   for (const c of ranked) {
     if (!c.eligible) continue;
     try {
+      let grown = 0;
       const attempt = ctx.store.transaction(() => {
         const now = ctx.now();
         const fresh = ctx.store.tasks.get(taskId)!;
@@ -98,7 +99,8 @@ function startNext(ctx: EngineContext, taskId: string, reasons: string[]): Start
         const unitPrice = fresh.listPriced ? fresh.unitPriceMicros : c.unitCostMicros;
         const need = unitPrice * fresh.billableUnits;
         if (need > reserved) {
-          hold(ctx.store, fresh.keyId, taskId, need - reserved, now, `failover to ${c.provider.id}`);
+          grown = need - reserved;
+          hold(ctx.store, fresh.keyId, taskId, grown, now, `failover to ${c.provider.id}`);
           reserved = need;
         }
         const row = attemptRow(ctx, taskId, tried.length + 1, c, now);
@@ -112,6 +114,9 @@ function startNext(ctx: EngineContext, taskId: string, reasons: string[]): Start
         });
         return row;
       });
+      const from = tried.at(-1);
+      if (from) ctx.metrics.failovers.inc({ from: from.providerId, to: c.provider.id, reason: from.errorCode ?? 'unknown' });
+      if (grown > 0) ctx.metrics.money.inc({ kind: 'held' }, grown);
       return { attempt, candidate: c };
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;

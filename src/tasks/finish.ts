@@ -23,7 +23,7 @@ export interface AttemptEnd {
  * already ended.
  */
 export function finishFailed(ctx: EngineContext, taskId: string, code: string, message: string, attempt?: AttemptEnd): boolean {
-  return ctx.store.transaction(() => {
+  return counted(ctx, (ended) => ctx.store.transaction(() => {
     const task = ctx.store.tasks.get(taskId);
     if (!task || TERMINAL.has(task.status)) return false;
     const now = ctx.now();
@@ -40,13 +40,14 @@ export function finishFailed(ctx: EngineContext, taskId: string, code: string, m
       finishedAt: now,
     });
     announce(ctx.store, taskId, now);
+    ended({ model: task.model, provider: task.provider, status: 'failed', charged, refunded });
     return true;
-  });
+  }));
 }
 
 /** Cancel a task (the provider accepted the cancel) and refund its whole hold. */
 export function finishCancelled(ctx: EngineContext, taskId: string, attemptId: string | null): boolean {
-  return ctx.store.transaction(() => {
+  return counted(ctx, (ended) => ctx.store.transaction(() => {
     const task = ctx.store.tasks.get(taskId);
     if (!task || TERMINAL.has(task.status)) return false;
     const now = ctx.now();
@@ -61,8 +62,9 @@ export function finishCancelled(ctx: EngineContext, taskId: string, attemptId: s
       finishedAt: now,
     });
     announce(ctx.store, taskId, now);
+    ended({ model: task.model, provider: task.provider, status: 'cancelled', charged, refunded });
     return true;
-  });
+  }));
 }
 
 /** What a completion produced and what the key is billed for. */
@@ -112,7 +114,7 @@ export interface UnderbilledEvent {
  * when there was one (for metrics), `false` when the task had already ended, else `true`.
  */
 export function finishCompleted(ctx: EngineContext, task: TaskRow, attempt: AttemptRow, status: UpstreamStatus, usage: CompletionUsage): boolean | UnderbilledEvent {
-  return ctx.store.transaction(() => {
+  return counted(ctx, (ended) => ctx.store.transaction(() => {
     const fresh = ctx.store.tasks.get(task.id);
     if (!fresh || TERMINAL.has(fresh.status)) return false;
     const now = ctx.now();
@@ -149,6 +151,7 @@ export function finishCompleted(ctx: EngineContext, task: TaskRow, attempt: Atte
       finishedAt: now,
     });
     announce(ctx.store, fresh.id, now);
+    ended({ model: fresh.model, provider: attempt.providerId, status: 'completed', charged, refunded });
     if (unbilledUnits <= 0) return true;
     const event: UnderbilledEvent = {
       taskId: fresh.id,
@@ -174,5 +177,26 @@ export function finishCompleted(ctx: EngineContext, task: TaskRow, attempt: Atte
       requestId: null,
     });
     return event;
-  });
+  }));
+}
+
+interface Ended {
+  model: string;
+  provider: string | null;
+  status: 'completed' | 'failed' | 'cancelled';
+  charged: number;
+  refunded: number;
+}
+
+/** Run a finisher and, once its transaction has returned, count the end it reported (CONTRACT §11 metrics). */
+function counted<T>(ctx: EngineContext, run: (ended: (e: Ended) => void) => T): T {
+  let end: Ended | undefined;
+  const result = run((e) => (end = e));
+  if (end) {
+    const m = ctx.metrics;
+    m.tasksEnded.inc({ model: end.model, provider: end.provider ?? '', status: end.status });
+    if (end.charged > 0) m.money.inc({ kind: 'charged' }, end.charged);
+    if (end.refunded > 0) m.money.inc({ kind: 'refunded' }, end.refunded);
+  }
+  return result;
 }

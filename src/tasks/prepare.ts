@@ -21,6 +21,7 @@ import type { FileStore } from '../files/store.ts';
 import { checkElementVideo } from '../files/element-video.ts';
 import type { BillingRule } from '../pricing/prices.ts';
 import type { z } from 'zod';
+import type { RoutePrefs } from '../routing/preferences.ts';
 
 export interface Prepared {
   model: CanonicalModel;
@@ -34,6 +35,8 @@ export interface Prepared {
   /** Element affinity: only this provider may run the task. */
   onlyProvider?: string;
   callbackUrl?: string;
+  /** The request's own routing preferences (the key's default is merged in at quote time). */
+  route?: RoutePrefs;
 }
 
 export interface PrepareDeps {
@@ -144,6 +147,7 @@ async function prepareMotion(body: MotionBody, keyId: string, deps: PrepareDeps)
     durationS,
     ...(onlyProvider ? { onlyProvider } : {}),
     ...(body.callback_url ? { callbackUrl: body.callback_url } : {}),
+    ...(body.route ? { route: body.route } : {}),
   };
 }
 
@@ -166,5 +170,6 @@ async function prepareElement(body: ElementBody, deps: PrepareDeps): Promise<Pre
     units: 1,
     durationS: probed.ok ? probed.durationS : null,
     ...(body.callback_url ? { callbackUrl: body.callback_url } : {}),
+    ...(body.route ? { route: body.route } : {}),
   };
 }

@@ -80,6 +80,8 @@ export async function submit(ctx: EngineContext, key: ApiKeyRow, p: Prepared, cl
     hold(ctx.store, key.id, taskId, q.estimateMicros, now);
     ctx.store.tasks.insertAttempt(attempt);
   });
+  ctx.metrics.tasksCreated.inc({ model: p.model, provider: first.provider.id });
+  ctx.metrics.money.inc({ kind: 'held' }, q.estimateMicros);
   // Committed: this request owns the key from here on (a throw above rolled the take back).
   if (claim) claim.taken = true;
   ctx.inFlight.add(taskId);
