@@ -3,11 +3,13 @@
  * over, one cancelled, one under-billed and one still running. The Prometheus text is parsed with
  * a real parser and every contract family must carry the samples that run produced.
  */
+import { readFileSync } from 'node:fs';
 import { Hono } from 'hono';
 import parsePrometheus from 'parse-prometheus-text-format';
 import { afterEach, expect, it } from 'vitest';
 import { listen, type RunningServer } from '../../providers/emulator-kit.ts';
 import { expectLedgerInvariants, startGateway, type Gateway } from '../helpers/gateway.ts';
+import { packagePath } from '../../src/paths.ts';
 
 let gw: Gateway;
 let hooks: RunningServer;
@@ -91,4 +93,10 @@ it('every contract family is filled by a scripted run', async () => {
   expect(value(m, 'reelroute_tasks_in_flight', { provider: 'fal-main' })).toBe(1);
   expect(value(m, 'reelroute_poller_lag_seconds')).toBeGreaterThan(0);
   expect(value(m, 'reelroute_http_requests_total', { method: 'POST', route: '/v1/videos/generations', status: '200' })).toBe(4);
+
+  // The Grafana dashboard is built on exactly these series: every one it queries is exported.
+  const dashboard = readFileSync(packagePath('docs/grafana-dashboard.json'), 'utf8');
+  const queried = new Set([...dashboard.matchAll(/reelroute_[a-z_]+/g)].map((x) => x[0].replace(/_bucket$/, '')));
+  expect(queried.size).toBeGreaterThanOrEqual(12);
+  for (const name of queried) expect(text, name).toContain(`# TYPE ${name} `);
 });
