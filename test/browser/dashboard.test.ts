@@ -159,6 +159,7 @@ describe('dashboard in Chromium', () => {
     await page.getByRole('heading', { name: 'Ledger' }).waitFor();
     const video = page.locator('#detail video');
     await expect.poll(() => video.evaluate((v: HTMLVideoElement) => v.readyState), { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
+    await page.screenshot({ path: join(ARTIFACTS, 'admin-task-detail-1280.png'), fullPage: true });
   });
 
   it('an API key session sees its own views, never admin data', async () => {

@@ -87,7 +87,7 @@ export function PlaygroundView() {
         </div>
       </section>
       <Alert />
-      <section class="panel" id="run" hidden aria-live="polite">
+      <section class="panel stack" id="run" hidden aria-live="polite">
         <h2>Progress</h2>
         <p id="run-status"></p>
         <progress id="run-progress" max={100} value={0} aria-label="Task progress"></progress>

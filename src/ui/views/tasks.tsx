@@ -27,7 +27,7 @@ export function TasksView() {
           </table>
         </div>
       </section>
-      <section class="panel" id="detail" hidden aria-live="polite"></section>
+      <section class="panel stack" id="detail" hidden aria-live="polite"></section>
     </>
   );
 }

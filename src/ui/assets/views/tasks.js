@@ -62,15 +62,17 @@ function view(t) {
   const u = t.usage;
   const parts = [
     h('h2', {}, `Task ${t.id}`),
-    h('p', {}, badge(t.status), ` ${t.model} · provider ${t.provider ?? '—'} · created ${when(t.created)}`),
+    h('p', {}, badge(t.status), ` ${t.model} · provider ${t.provider ?? '—'} · created ${when(t.created)}`, t.key_id ? ` · key ${t.key_id}` : ''),
     h(
       'div',
-      { class: 'grid-4' },
+      { class: 'stats' },
       [
         ['Reserved', usd(u.reserved_usd)],
         ['Charged', usd(u.charged_usd)],
         ['Refunded', usd(u.refunded_usd)],
         ['Units', `${u.billable_units ?? '—'} × ${usd(u.unit_price_usd)}`],
+        // Admin only: what the provider charges the operator (never shown to an API key).
+        ...(t.upstream_cost_usd !== undefined ? [['Upstream cost', usd(t.upstream_cost_usd)]] : []),
       ].map(([label, value]) => h('div', { class: 'stat' }, h('div', { class: 'label' }, label), h('div', { class: 'value' }, value))),
     ),
   ];
