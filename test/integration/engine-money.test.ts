@@ -78,7 +78,11 @@ describe('under-billing', () => {
   it('books what the provider produced, charges the key at most its hold, flags and audits the gap', async () => {
     gw = await startGateway({ providers: [{ id: 'fal-main', type: 'fal', price: PRICE }] });
     const events: UnderbilledEvent[] = [];
-    gw.runtime.ctx.onUnderbilled = (e) => events.push(e);
+    const counted = gw.runtime.ctx.onUnderbilled;
+    gw.runtime.ctx.onUnderbilled = (e) => {
+      events.push(e);
+      counted?.(e);
+    };
     const fal = gw.emulators['fal-main']!.state;
     // The probe read 5 s; the provider rendered (and bills) 9 s. Then a normal task producing 4 s.
     fal.fates.push({ outcome: 'complete', durationS: 9 }, { outcome: 'complete', durationS: 4 });
@@ -98,6 +102,11 @@ describe('under-billing', () => {
     const audit = await gw.call('GET', '/admin/audit', { key: ADMIN_KEY });
     const entry = audit.body.data.find((a: { action: string }) => a.action === 'task.underbilled');
     expect(entry).toMatchObject({ target: over.body.id, after: { produced_units: 9, unbilled_usd: 0.4, upstream_cost_usd: 0.9 } });
+
+    const view = await gw.call('GET', `/admin/tasks/${over.body.id}`, { key: ADMIN_KEY });
+    expect(view.body).toMatchObject({ underbilled: true, produced_units: 9, upstream_cost_usd: 0.9, usage: { charged_usd: 0.5 } });
+    const metrics = await gw.call('GET', '/metrics', { key: null });
+    expect(String(metrics.body)).toMatch(/^reelroute_underbilled_micros_total 400000$/m);
 
     // Finance sees the real cost: the spend report books 0.9 + 0.4 upstream against 0.5 + 0.4 charged.
     const spend = await gw.call('GET', '/admin/spend?format=json', { key: ADMIN_KEY });
