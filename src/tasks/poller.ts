@@ -1,7 +1,7 @@
 /**
  * The durable poller: follows every task to its end. Its schedule is `tasks.next_poll_at` in
- * SQLite (so it resumes after a restart), read through an index in bounded batches; each task
- * backs off on its own; each provider gets a bounded number of concurrent status calls.
+ * SQLite (so it resumes after a restart), read through an index in bounded batches per provider;
+ * each task backs off on its own; each provider gets a bounded number of concurrent status calls.
  */
 import { ProviderError, type UpstreamStatus } from '../../providers/types.ts';
 import type { AttemptRow, TaskRow } from '../db/schema/index.ts';
@@ -75,14 +75,14 @@ export class Poller {
     while (this.polls.size) await Promise.all(this.polls);
   }
 
-  /** Poll every task due now (one bounded batch) and wait until those polls are done. Tests call this. */
+  /** Poll every task due now (a bounded batch per provider) and wait until those polls are done. Tests call this. */
   async runDue(): Promise<number> {
     const count = this.refill();
     while (this.polls.size) await Promise.all(this.polls);
     return count;
   }
 
-  /** Read what is due (one bounded batch, through the index) and launch within free slots. */
+  /** Read what is due (a bounded batch per provider, through the index) and launch within free slots. */
   private refill(): number {
     const { store, config } = this.ctx;
     const now = this.ctx.now();
