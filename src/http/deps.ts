@@ -6,6 +6,7 @@ import type { TaskRow } from '../db/schema/index.ts';
 import type { AttemptView } from '../db/repos/tasks.ts';
 import { taskView } from '../tasks/view.ts';
 import type { PrepareDeps } from '../tasks/prepare.ts';
+import { pinInput } from '../files/pin.ts';
 
 export interface AppDeps {
   ctx: EngineContext;
@@ -19,7 +20,9 @@ export function renderTask(deps: AppDeps, task: TaskRow, attempts: readonly Atte
   return taskView(task, attempts, { canCancel: adapter?.capabilities.cancel ?? false });
 }
 
-export function prepareDeps(deps: AppDeps): PrepareDeps {
+/** `pin`: copy reference media into the store (create, when files.pin_inputs is in effect). */
+export function prepareDeps(deps: AppDeps, opts: { pin?: boolean } = {}): PrepareDeps {
   const { ctx } = deps;
-  return { probe: ctx.probe, store: ctx.store, guard: ctx.guard, files: ctx.files };
+  const pin = opts.pin && ctx.files.pinInputs() ? (keyId: string, url: string) => pinInput(ctx, keyId, url) : undefined;
+  return { probe: ctx.probe, store: ctx.store, guard: ctx.guard, files: ctx.files, ...(pin ? { pin } : {}) };
 }

@@ -45,6 +45,8 @@ export interface PrepareDeps {
   guard: UrlGuard;
   /** The gateway's own files: their URLs skip the guard (read from disk) but must still exist. */
   files?: FileStore;
+  /** Create only: copy a reference medium into the store, resolving with the URL the upstream gets (src/files/pin.ts). */
+  pin?: (keyId: string, url: string) => Promise<string>;
 }
 
 /** Validate and normalize a body. Throws ApiError (4xx) naming the offending `param`. */
@@ -118,7 +120,9 @@ async function prepareMotion(body: MotionBody, keyId: string, deps: PrepareDeps)
   // An element forces orientation `video` (and its longer limit).
   const orientation = elementIds ? 'video' : (params.character_orientation ?? 'image');
   const limits = MOTION_LIMITS[orientation];
-  const probed = refuseBusy(await deps.probe.duration(body.video_urls[0]!));
+  // Pinned inputs: the quote reads the very bytes the upstream will be given.
+  const [imageUrl, videoUrl] = deps.pin ? await Promise.all([deps.pin(keyId, body.image_urls[0]!), deps.pin(keyId, body.video_urls[0]!)]) : [body.image_urls[0]!, body.video_urls[0]!];
+  const probed = refuseBusy(await deps.probe.duration(videoUrl));
   const durationS = probed.ok ? probed.durationS : null;
   if (durationS !== null && (durationS < limits.min - DURATION_TOLERANCE_S || durationS > limits.max + DURATION_TOLERANCE_S)) {
     throw new ApiError(
@@ -130,8 +134,8 @@ async function prepareMotion(body: MotionBody, keyId: string, deps: PrepareDeps)
   const units = durationS === null ? limits.max : Math.min(limits.max, Math.max(limits.min, Math.round(durationS)));
   const request: UpstreamRequest = {
     model: 'kling-v3-motion-control',
-    imageUrl: body.image_urls[0]!,
-    videoUrl: body.video_urls[0]!,
+    imageUrl,
+    videoUrl,
     quality: body.quality,
     orientation,
     keepOriginalSound: params.keep_original_sound,

@@ -136,6 +136,23 @@ describe('files in tasks', () => {
     expect(done.result_files).toHaveLength(1);
   });
 
+  it('pins quoted reference media: the upstream gets the gateway copy of the bytes that were priced', async () => {
+    await gateway({ mirror_outputs: false });
+    const created = await gw.call('POST', '/v1/videos/generations', { body: gw.motion(7.2) });
+    expect(created.status).toBe(200);
+    expect(created.body.usage.billable_units).toBe(7);
+    const sent = gw.emulators['fal-1']!.state.lastCreateBody as { video_url?: string };
+    expect(sent.video_url).toMatch(new RegExp(`^${gw.url}/files/`));
+    const copy = await fetch(sent.video_url!);
+    expect(Buffer.from(await copy.arrayBuffer()).equals(MP4(7.2))).toBe(true);
+    // Pinned copies are the gateway's own: not listed among the key's files.
+    expect((await gw.call('GET', '/v1/files')).body.data).toEqual([]);
+    // Turned off, the upstream fetches the original URL.
+    gw.runtime.ctx.config.files.pin_inputs = false;
+    await gw.call('POST', '/v1/videos/generations', { body: gw.motion(5) });
+    expect((gw.emulators['fal-1']!.state.lastCreateBody as { video_url?: string }).video_url).toBe(`${gw.media.url}/v/5.mp4`);
+  });
+
   it('refuses element videos over 8 s or outside 720–2160 px on the shorter side, before any money moves', async () => {
     await gateway({}, [{ id: 'evo-1', type: 'evolink' }]);
     const element = (url: string) => ({ model: 'kling-custom-element', model_params: { element_name: 'Me', element_description: 'a face', reference_type: 'video_refer', element_video_list: { video_url: url } } });

@@ -40,7 +40,7 @@ export function createRoute(app: Hono<AppEnv>, deps: AppDeps): void {
       }
     }
     try {
-      const taskId = await submit(ctx, key, await prepare(body, key.id, prepareDeps(deps)), claim);
+      const taskId = await submit(ctx, key, await prepare(body, key.id, prepareDeps(deps, { pin: true })), claim);
       return answer(c, claim, 200, taskJson(taskId));
     } catch (err) {
       // Only the request that took the key answers for it: a racing loser's 409 is never stored.
