@@ -3,8 +3,10 @@
  * fault injection for creates, per-task fates, synthetic output files, and a control API
  * (`/__emulator/*`) so tests and drills in another process can steer an emulator over HTTP.
  *
- * Each provider's `emulator.ts` owns its protocol (paths, auth, body shapes, status words); this
- * file owns only what every emulator has in common.
+ * Each provider's `emulator.ts` owns its protocol (paths, auth, body shapes, status words) and states
+ * how its provider bills and which webhooks it sends; this file owns only what every emulator has in
+ * common, with the bill (`GET /__emulator/statement`) in ./emulator-statement.ts and outbound
+ * webhook delivery in ./emulator-webhooks.ts.
  */
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
