@@ -13,7 +13,8 @@ import { ADMIN_KEY, ARTIFACTS, launchChromium, newContext, signIn, startDashboar
 const VIEWS_ADMIN = ['spend', 'providers', 'keys', 'tasks', 'playground'];
 const VIEWS_KEY = ['tasks', 'playground', 'usage'];
 
-describe('dashboard in Chromium', () => {
+// A real browser on a shared 2-core CI machine: generous per-test limits, the steps themselves are quick.
+describe('dashboard in Chromium', { timeout: 60_000 }, () => {
   let gw: DashboardGateway;
   let browser: Browser;
   let admin: BrowserContext;
@@ -27,7 +28,7 @@ describe('dashboard in Chromium', () => {
     [gw, browser] = await Promise.all([startDashboardGateway(), launchChromium()]);
     admin = await newContext(browser, 1280, problems);
     page = await admin.newPage();
-  });
+  }, 60_000);
 
   /** Upload the test media and submit a motion task with an API key over plain HTTP; returns the task id. */
   async function submitAs(key: string): Promise<string> {
