@@ -13,11 +13,14 @@ export type CsvValue = string | number | Money | null;
 
 /** micro-USD → a plain decimal string ("-12.0345", "0", "1000000.5"): exact, no exponent. */
 export function microsToDecimal(micros: Micros): string {
-  const n = BigInt(micros);
-  const abs = n < 0n ? -n : n;
-  const whole = abs / 1_000_000n;
-  const frac = (abs % 1_000_000n).toString().padStart(6, '0').replace(/0+$/, '');
-  return `${n < 0n ? '-' : ''}${whole}${frac ? `.${frac}` : ''}`;
+  if (!Number.isSafeInteger(micros)) throw new RangeError(`not an integer micro amount: ${micros}`);
+  // Integer arithmetic on safe integers is exact; no float ever holds a fraction here.
+  const abs = Math.abs(micros);
+  const frac = abs % 1_000_000;
+  const whole = (abs - frac) / 1_000_000;
+  const sign = micros < 0 ? '-' : '';
+  if (frac === 0) return `${sign}${whole}`;
+  return `${sign}${whole}.${String(frac).padStart(6, '0').replace(/0+$/, '')}`;
 }
 
 /**

@@ -38,16 +38,23 @@ const OPERATOR_ONLY = new Set(['upstream_cost_usd', 'margin_usd']);
 /** Who reads the report: the admin sees every column, a client key not the operator's costs. */
 export type Audience = 'admin' | 'client';
 
-const metricColumns = (audience: Audience) => METRIC_COLUMNS.filter(([c]) => audience === 'admin' || !OPERATOR_ONLY.has(c));
+const COLUMNS_FOR: Record<Audience, typeof METRIC_COLUMNS> = {
+  admin: METRIC_COLUMNS,
+  client: METRIC_COLUMNS.filter(([c]) => !OPERATOR_ONLY.has(c)),
+};
+const metricColumns = (audience: Audience) => COLUMNS_FOR[audience];
 
-function metricsView(m: SpendMetrics, audience: Audience): Record<string, number> {
-  return Object.fromEntries(metricColumns(audience).map(([c, get, money]) => [c, money ? microsToUsd(get(m) as Micros) : get(m)]));
+function metricsInto(out: Record<string, string | number | null>, m: SpendMetrics, audience: Audience): Record<string, string | number | null> {
+  for (const [c, get, money] of COLUMNS_FOR[audience]) out[c] = money ? microsToUsd(get(m) as Micros) : get(m);
+  return out;
 }
+
+const metricsView = (m: SpendMetrics, audience: Audience) => metricsInto({}, m, audience);
 
 function rowView(row: SpendRow, groupBy: readonly SpendDimension[], audience: Audience): Record<string, string | number | null> {
   const out: Record<string, string | number | null> = {};
   for (const d of groupBy) for (const [column, get] of DIMENSION_COLUMNS[d]) out[column] = get(row);
-  return Object.assign(out, metricsView(row, audience));
+  return metricsInto(out, row, audience);
 }
 
 /**
