@@ -100,6 +100,9 @@ describe('dashboard in Chromium', { timeout: 60_000 }, () => {
     await page.goto(`${gw.url}/dashboard/providers`);
     await page.getByRole('checkbox', { name: 'Enabled cheap-fal' }).uncheck();
     await page.getByRole('row', { name: /cheap-fal.*enabled: true → false/ }).waitFor();
+    await page.getByRole('spinbutton', { name: 'Priority cheap-fal' }).fill('3');
+    await page.getByRole('spinbutton', { name: 'Priority cheap-fal' }).press('Enter');
+    await page.getByRole('row', { name: /cheap-fal.*priority: 0 → 3/ }).waitFor();
 
     await page.goto(`${gw.url}/dashboard/playground`);
     await page.getByLabel('Character image', { exact: true }).setInputFiles(gw.files.image);
