@@ -12,6 +12,7 @@ import { createKey } from './keys/keys.ts';
 import { usdToMicros } from './pricing/money.ts';
 import { createRuntime } from './runtime.ts';
 import { demoBanner, startDemo, type Demo } from './demo.ts';
+import { issueLoginToken } from './http/session.ts';
 import { guardSlowClients, slowClientServerOptions } from './http/slow-clients.ts';
 import { createLogger } from './logger.ts';
 import { handleSignals } from './shutdown.ts';
@@ -45,7 +46,7 @@ async function main(): Promise<void> {
 
   if (demo) {
     const { key } = createKey(store, { name: 'demo', balanceMicros: usdToMicros(25), dailyBudgetMicros: null, monthlyBudgetMicros: null }, Date.now());
-    process.stdout.write(demoBanner({ gatewayUrl: url, adminKey: process.env.REELROUTE_ADMIN_KEY === undefined ? adminKey : null, apiKey: key, mediaUrl: demo.mediaUrl, providers: runtime.ctx.providers }) + '\n');
+    process.stdout.write(demoBanner({ gatewayUrl: url, adminKey: process.env.REELROUTE_ADMIN_KEY === undefined ? adminKey : null, apiKey: key, mediaUrl: demo.mediaUrl, providers: runtime.ctx.providers, dashboardUrl: `${url}/dashboard/login/${issueLoginToken(store, { role: 'admin', adminKey }, Date.now())}` }) + '\n');
   }
 
   handleSignals({
