@@ -8,6 +8,7 @@
  * retries) it replays the completion through the poller with the gateway's URLs (or the upstream's).
  * Money is the poller's business: the mirror only changes which URLs the completion carries.
  */
+import { Counter } from 'prom-client';
 import type { UpstreamStatus } from '../../providers/types.ts';
 import type { AttemptRow, FileRow, MirrorJobRow, TaskRow } from '../db/schema/index.ts';
 import { TERMINAL, type EngineContext } from '../tasks/context.ts';
@@ -34,13 +35,21 @@ export class OutputMirror {
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
   private readonly running = new Map<string, Promise<void>>();
-  /** Jobs that failed for good, since start (exported as a metric by the caller if it likes). */
+  /** Jobs that failed for good, since start. */
   gaveUp = 0;
+  /** `reelroute_output_mirrors_total{outcome=mirrored|retry|failed}` on the app's registry. */
+  private readonly outcomes: Counter<'outcome'>;
 
   constructor(
     private readonly ctx: EngineContext,
     private readonly complete: CompleteFn,
-  ) {}
+  ) {
+    const name = 'reelroute_output_mirrors_total';
+    const registry = ctx.metrics.registry;
+    this.outcomes =
+      (registry.getSingleMetric(name) as Counter<'outcome'> | undefined) ??
+      new Counter({ name, help: 'Output mirror tries by outcome (failed: the task completed with the upstream URLs)', labelNames: ['outcome'], registers: [registry] });
+  }
 
   /** Whether completed motion-control results are mirrored now (needs a base for the URLs). */
   enabled(): boolean {
@@ -175,10 +184,12 @@ export class OutputMirror {
       if (!permanent && tries < config.files.mirror_max_tries) {
         const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (tries - 1));
         store.files.updateJob(job.taskId, { tries, lastError: message, nextAt: this.ctx.now() + delay, updatedAt: this.ctx.now() });
+        this.outcomes.inc({ outcome: 'retry' });
         return null;
       }
       this.ctx.log.warn({ task: task.id, tries, err: message }, 'output mirror gave up; completing with the upstream URLs');
       this.gaveUp++;
+      this.outcomes.inc({ outcome: 'failed' });
       store.files.updateJob(job.taskId, { tries, lastError: message, outcome: 'failed', updatedAt: this.ctx.now() });
       return 'failed';
     }
@@ -195,6 +206,7 @@ export class OutputMirror {
       store.tasks.update(task.id, { resultFiles: JSON.stringify(resultFiles) });
       store.files.updateJob(job.taskId, { outcome: 'mirrored', updatedAt: this.ctx.now() });
     });
+    this.outcomes.inc({ outcome: 'mirrored' });
     return 'mirrored';
   }
 

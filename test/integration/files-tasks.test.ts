@@ -112,6 +112,8 @@ describe('files in tasks', () => {
     expect(done.result_files).toBeUndefined();
     expect(done.usage.charged_usd).toBe(0.5);
     expect(gw.runtime.files.mirror.gaveUp).toBe(1);
+    const metrics = await gw.runtime.ctx.metrics.registry.getSingleMetricAsString('reelroute_output_mirrors_total');
+    expect(metrics).toContain('reelroute_output_mirrors_total{outcome="failed"} 1');
   });
 
   it('resumes a mirror left by a restart: the job is in SQLite, the task waits for it', async () => {

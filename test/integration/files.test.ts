@@ -1,5 +1,7 @@
 /** Uploads and public file URLs over real HTTP (CONTRACT §8): types, limits, ranges, isolation, expiry. */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import pino from 'pino';
+import { createRuntime } from '../../src/runtime.ts';
 import { request as httpRequest } from 'node:http';
 import { dirname, join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -189,6 +191,20 @@ describe('files', () => {
     const still = await fetch(mine.url);
     expect(still.status).toBe(200);
     await still.arrayBuffer();
+  });
+
+  it('a restart removes what a killed upload left (temp files, unclaimed blobs) and keeps every stored file', async () => {
+    const kept = (await upload(MP4(3.3))).body;
+    writeFileSync(join(filesDir, 'tmp', 'killed-mid-upload.part'), Buffer.alloc(1000));
+    const orphan = 'ab'.repeat(32);
+    mkdirSync(join(filesDir, 'blobs', 'ab'), { recursive: true });
+    writeFileSync(join(filesDir, 'blobs', 'ab', orphan), 'claimed by no file');
+    // What the next process does at start, over the same database and folder.
+    createRuntime({ config: gw.runtime.ctx.config, store: gw.store, adminKey: 'x', log: pino({ level: 'silent' }) });
+    expect(tmpFiles()).toEqual([]);
+    expect(existsSync(join(filesDir, 'blobs', 'ab', orphan))).toBe(false);
+    const served = await fetch(kept.url);
+    expect(Buffer.from(await served.arrayBuffer()).equals(MP4(3.3))).toBe(true);
   });
 
   it('expires files after files.retention_hours: bytes deleted, row kept', async () => {
