@@ -2,6 +2,7 @@
  * Poller defects of issue 8: one transient "not found" between normal polls must not fail a task
  * over (#3), and one hanging provider must not keep another's due tasks from being polled (#7).
  */
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { expectLedgerInvariants, startGateway, type Gateway } from '../helpers/gateway.ts';
 
@@ -123,6 +124,30 @@ describe('poller', () => {
     ]);
     for (let i = 0; i < 50 && kling.tasksCreated === 0; i++) await sleep(20);
     expect(kling.tasksCreated).toBe(1); // it did run upstream: 'unknown' keeps it on the books as possibly billed
+  });
+
+  it('an input rejection found by a poll ends attempt and task together: a failure in between fails nothing over', async () => {
+    gw = await startGateway({
+      providers: [
+        { id: 'fal-a', type: 'fal', price: { '720p': 0.1, '1080p': 0.2 } },
+        { id: 'kie-b', type: 'kie', price: { '720p': 0.2, '1080p': 0.4 } },
+      ],
+    });
+    gw.emulators['fal-a']!.state.fates.push({ outcome: 'fail', code: 'invalid_image', message: 'no person in the image', providerSide: false });
+    const res = await gw.call('POST', '/v1/videos/generations', { body: gw.motion(5) });
+    // The task's end cannot be written (as if the process died right there): another connection adds a trigger.
+    const other = new Database(gw.dbPath);
+    other.exec(`CREATE TRIGGER crash_on_fail BEFORE UPDATE OF status ON tasks WHEN NEW.status = 'failed' BEGIN SELECT RAISE(ABORT, 'crash'); END`);
+    gw.advance(10_000);
+    await gw.runtime.poller.runDue();
+    expect(gw.store.tasks.attempts(res.body.id).map((a) => a.status)).not.toContain('failed');
+    other.exec('DROP TRIGGER crash_on_fail');
+    other.close();
+
+    const done = await gw.settle(res.body.id);
+    expect(done).toMatchObject({ status: 'failed', error: { code: 'upstream_rejected' }, usage: { charged_usd: 0 } });
+    expect(done.attempts.map((a: { provider: string }) => a.provider)).toEqual(['fal-a']);
+    expect(gw.emulators['kie-b']!.state.createsReceived).toBe(0);
   });
 
   it('a hanging provider with a backlog larger than the batch does not delay another provider', async () => {
