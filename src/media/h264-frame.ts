@@ -67,8 +67,13 @@ function levelFor(mbs: number): number {
 
 /** SPS, PPS and the IDR slice (without length prefixes) of a `width`×`height` grey frame. */
 export function greyFrame(width: number, height: number): { sps: Buffer; pps: Buffer; idr: Buffer } {
-  if (width % 16 || height % 16) throw new RangeError('width and height must be multiples of 16');
-  const mbs = (width / 16) * (height / 16);
+  if (width % 2 || height % 2 || width < 2 || height < 2) throw new RangeError('width and height must be even and positive');
+  // Coded in whole 16×16 macroblocks; a size like 1080 is cropped from 1088 (crop units are 2 px in 4:2:0).
+  const mbW = Math.ceil(width / 16);
+  const mbH = Math.ceil(height / 16);
+  const cropRight = (mbW * 16 - width) / 2;
+  const cropBottom = (mbH * 16 - height) / 2;
+  const mbs = mbW * mbH;
   const sps = new Bits()
     .u(8, 66) // profile_idc: Baseline
     .u(8, 0xc0) // constraint_set0/1
@@ -78,11 +83,13 @@ export function greyFrame(width: number, height: number): { sps: Buffer; pps: Bu
     .ue(2) // pic_order_cnt_type
     .ue(1) // max_num_ref_frames
     .u(1, 0) // gaps_in_frame_num_value_allowed_flag
-    .ue(width / 16 - 1)
-    .ue(height / 16 - 1)
+    .ue(mbW - 1)
+    .ue(mbH - 1)
     .u(1, 1) // frame_mbs_only_flag
-    .u(1, 1) // direct_8x8_inference_flag
-    .u(1, 0) // frame_cropping_flag
+    .u(1, 1); // direct_8x8_inference_flag
+  if (cropRight || cropBottom) sps.u(1, 1).ue(0).ue(cropRight).ue(0).ue(cropBottom);
+  else sps.u(1, 0); // frame_cropping_flag
+  const spsBytes = sps
     .u(1, 0) // vui_parameters_present_flag
     .trailing();
   const pps = new Bits()
@@ -116,5 +123,5 @@ export function greyFrame(width: number, height: number): { sps: Buffer; pps: Bu
     // mb_type I_16x16_2_0_0 (DC, no coded blocks), chroma DC, qp delta 0, empty luma DC block.
     slice.ue(3).ue(0).se(0).u(1, 1);
   }
-  return { sps: nal(0x67, sps), pps: nal(0x68, pps), idr: nal(0x65, slice.trailing()) };
+  return { sps: nal(0x67, spsBytes), pps: nal(0x68, pps), idr: nal(0x65, slice.trailing()) };
 }
