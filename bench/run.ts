@@ -29,6 +29,7 @@ import { cpuBetween, cpuSnapshot } from './lib/cpu.ts';
 import { analyzeProfile, callersOf, profileMarkdown, type ProfileSummary } from './profile-analyze.ts';
 import { benchReport, reportLines } from './report-scale.ts';
 import { benchProbeFlood, probeFloodLines } from './probe-flood.ts';
+import { benchUploadRss, uploadRssLines } from './upload-rss.ts';
 
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
 const SUBMIT_S = Number(process.env.BENCH_SUBMIT_S ?? 10);
@@ -477,6 +478,7 @@ function lines(r: any): Line[] {
     out.push({ section: 'tracking', what: 'CPU while settling', value: `gateway ${t.cpu_pct_settling.gateway}%, emulator ${t.cpu_pct_settling.emulator}%` });
   }
   if (r.probe) out.push(...probeFloodLines(r.probe));
+  if (r.upload) out.push(...uploadRssLines(r.upload));
   if (r.report) out.push(...reportLines(r.report));
   for (const l of r.ledger ?? []) {
     out.push({ section: 'ledger', what: `hold+settle, ${l.key} key (2 tx each)`, other: l.cpu.otherCores, value: `${l.holds_per_s} holds/s + ${l.settles_per_s} settles/s (${l.transactions_per_s} tx/s)` });
@@ -573,6 +575,7 @@ async function main() {
   if (ONLY.has('profile')) result.profile = await benchProfile('submit');
   if (ONLY.has('status-profile')) result.status_profile = await benchProfile('status');
   if (ONLY.has('probe') || !process.env.BENCH_ONLY) result.probe = await benchProbeFlood();
+  if (ONLY.has('upload') || !process.env.BENCH_ONLY) result.upload = await benchUploadRss();
   if (ONLY.has('report')) result.report = await benchReport();
   if (ONLY.has('tracking')) result.tracking = await benchTracking(TRACK_N);
   result.meta.total_s = Math.round((Date.now() - started) / 1000);
