@@ -32,6 +32,8 @@ export type Admit = { ok: true; admission: Admission } | { ok: false; reason: st
 interface Waiter<T> {
   resolve(value: T): void;
   bytes: number;
+  /** Goes ahead of every waiter without it (FIFO among its kind). */
+  priority: boolean;
 }
 
 export class ProbeGate {
@@ -50,12 +52,14 @@ export class ProbeGate {
 
   /**
    * Wait for a slot (at most `signal`'s life). Refused at once when the key already has `perKey`
-   * probes or the queue is full; refused when `signal` aborts while waiting.
+   * probes or the queue is full; refused when `signal` aborts while waiting. A probe for no key is
+   * the gateway's own (an output it settles a charge on): it goes to the head of the queue and is
+   * never refused for a full one, so a client's flood cannot change what another task is charged.
    */
   async admit(key: string | undefined, signal: AbortSignal): Promise<Admit> {
     const ofKey = key === undefined ? 0 : (this.perKey.get(key) ?? 0);
     if (key !== undefined && ofKey >= this.limits.perKey) return { ok: false, reason: `more than ${this.limits.perKey} media probes at once for this key` };
-    if (this.running >= this.limits.maxConcurrent && this.slotQueue.length >= this.limits.maxQueued) {
+    if (key !== undefined && this.running >= this.limits.maxConcurrent && this.slotQueue.length >= this.limits.maxQueued) {
       return { ok: false, reason: 'the gateway is reading too many media headers at once' };
     }
     if (key !== undefined) this.perKey.set(key, ofKey + 1);
@@ -66,7 +70,7 @@ export class ProbeGate {
       else this.perKey.delete(key);
     };
     if (this.running < this.limits.maxConcurrent) this.running++;
-    else if (!(await this.wait(this.slotQueue, 0, signal))) {
+    else if (!(await this.wait(this.slotQueue, 0, signal, key === undefined))) {
       releaseKey();
       return { ok: false, reason: 'the gateway is reading too many media headers at once' };
     }
@@ -96,10 +100,12 @@ export class ProbeGate {
   }
 
   /** Queue up; resolves true once granted, false if `signal` aborts first. */
-  private wait<T extends boolean | void>(queue: Waiter<T>[], bytes: number, signal?: AbortSignal): Promise<T | false> {
+  private wait<T extends boolean | void>(queue: Waiter<T>[], bytes: number, signal?: AbortSignal, first = false): Promise<T | false> {
     return new Promise((resolve) => {
-      const waiter: Waiter<T> = { resolve: (v) => resolve(v), bytes };
-      queue.push(waiter);
+      const waiter: Waiter<T> = { resolve: (v) => resolve(v), bytes, priority: first };
+      const at = first ? queue.findIndex((w) => !w.priority) : -1;
+      if (at >= 0) queue.splice(at, 0, waiter);
+      else queue.push(waiter);
       signal?.addEventListener(
         'abort',
         () => {

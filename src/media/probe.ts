@@ -134,8 +134,10 @@ export function createMediaProbe(opts: MediaProbeOptions = {}): MediaProbe {
     } catch {
       return { kind: 'result', result: { ok: false, reason: 'invalid URL' } };
     }
-    // Waiting for a slot has its own budget, so a probe that waited still gets its full time.
-    const admitted = await gate.admit(probeKey.getStore(), AbortSignal.timeout(timeoutMs));
+    // Waiting for a slot has its own budget, so a probe that waited still gets its full time. The
+    // gateway's own probes (no key) wait longer: running probes end within timeoutMs, so they get in.
+    const key = probeKey.getStore();
+    const admitted = await gate.admit(key, AbortSignal.timeout(key === undefined ? 2 * timeoutMs : timeoutMs));
     if (!admitted.ok) return { kind: 'result', result: { ok: false, reason: admitted.reason, busy: true } };
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), timeoutMs);

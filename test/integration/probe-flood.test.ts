@@ -17,11 +17,13 @@ import { startGateway, type Gateway } from '../helpers/gateway.ts';
 async function stallingServer() {
   const clip = syntheticMp4({ durationS: 5 });
   const held: ServerResponse[] = [];
+  const paths: string[] = [];
   let open = 0;
   let peak = 0;
   let released = false;
   const server: Server = createServer((req, res) => {
     open++;
+    paths.push(req.url!);
     peak = Math.max(peak, open);
     res.on('close', () => void open--);
     const m = /bytes=(\d+)-(\d+)/.exec(req.headers.range ?? '');
@@ -41,6 +43,7 @@ async function stallingServer() {
     get peak() {
       return peak;
     },
+    paths,
     /** Finish every held answer; from now on answer at once. */
     release() {
       released = true;
@@ -69,7 +72,7 @@ describe('probe bounds', () => {
     media = await stallingServer();
     const probe = createMediaProbe({ limits: { maxConcurrent: 2, maxQueued: 3, maxBytesInFlight: 64 * 1024 * 1024, perKey: 100 } });
     const results: (ProbeResult | undefined)[] = Array(10).fill(undefined);
-    const all = Array.from({ length: 10 }, (_, i) => probe.duration(`${media!.url}/clip-${i}.mp4`).then((r) => (results[i] = r)));
+    const all = Array.from({ length: 10 }, (_, i) => withProbeKey('key_a', () => probe.duration(`${media!.url}/clip-${i}.mp4`)).then((r) => (results[i] = r)));
     await until(() => results.filter(Boolean).length >= 5 && media!.open >= 2);
     expect(media.open).toBe(2);
     const busy = results.filter((r) => r && !r.ok && r.busy);
@@ -92,6 +95,19 @@ describe('probe bounds', () => {
     expect(media.open).toBe(3);
     media.release();
     expect((await Promise.all([mine[0], mine[1], other])).every((r) => r!.ok)).toBe(true);
+  });
+
+  it("the gateway's own probes (no key) go ahead of clients' and are not refused for a full queue", async () => {
+    media = await stallingServer();
+    const probe = createMediaProbe({ limits: { maxConcurrent: 1, maxQueued: 1, maxBytesInFlight: 64 * 1024 * 1024, perKey: 10 } });
+    const a = withProbeKey('key_a', () => probe.duration(`${media!.url}/a.mp4`));
+    await until(() => media!.open >= 1);
+    const b = withProbeKey('key_a', () => probe.duration(`${media!.url}/b.mp4`));
+    expect(await withProbeKey('key_a', () => probe.duration(`${media!.url}/c.mp4`))).toMatchObject({ ok: false, busy: true });
+    const output = probe.duration(`${media.url}/output.mp4`);
+    media.release();
+    expect((await Promise.all([a, b, output])).every((r) => r.ok)).toBe(true);
+    expect(media.paths).toEqual(['/a.mp4', '/output.mp4', '/b.mp4']);
   });
 
   it('bytes in flight are bounded: a probe waits for the budget even with slots free', async () => {
