@@ -48,11 +48,12 @@ describe('admin task routes', () => {
       key_id: alpha.id,
       provider: 'fal-main',
       upstream_cost_usd: 0.4,
+      produced_units: 4,
+      underbilled: false,
       list_priced: true,
       usage: { reserved_usd: 0.9, charged_usd: 0.6, refunded_usd: 0.3 },
       attempts: [{ provider: 'fal-main', status: 'completed', unit_cost_usd: 0.1, upstream_cost_usd: 0.4 }],
     });
-    expect('underbilled' in res.body && 'produced_units' in res.body).toBe(true);
     expect(res.body.ledger.map((l: { kind: string; amount_usd: number }) => [l.kind, l.amount_usd])).toEqual([
       ['hold', 0.9],
       ['charge', 0.6],
@@ -71,15 +72,25 @@ describe('admin task routes', () => {
     expect(res.body).toMatchObject({ key_id: beta.id, provider: 'rep-1', upstream_cost_usd: 0.35 });
   });
 
+  it('a task that produced more than it was quoted shows the uncapped upstream cost and underbilled', async () => {
+    gw.emulators['fal-main']!.state.fates.push({ outcome: 'complete', durationS: 8 });
+    const id = (await gw.call('POST', '/v1/videos/generations', { body: gw.motion(6), key: alpha.key })).body.id;
+    await gw.settle(id, alpha.key);
+    const res = await admin(`/admin/tasks/${id}`);
+    expect(res.body).toMatchObject({ produced_units: 8, underbilled: true, upstream_cost_usd: 0.8, usage: { charged_usd: 0.9, refunded_usd: 0 } });
+    expect(res.body.attempts).toMatchObject([{ status: 'completed', upstream_cost_usd: 0.8 }]);
+    ids.over = id;
+  });
+
   it('lists every key newest first with filters and a cursor', async () => {
     const all = await admin('/admin/tasks');
     expect(all.status).toBe(200);
-    expect(all.body.data.map((t: { id: string }) => t.id)).toEqual([ids.failed, ids.failover, ids.done]);
+    expect(all.body.data.map((t: { id: string }) => t.id)).toEqual([ids.over, ids.failed, ids.failover, ids.done]);
     expect(all.body.has_more).toBe(false);
 
-    const page1 = await admin('/admin/tasks?limit=2');
+    const page1 = await admin('/admin/tasks?limit=3');
     expect(page1.body.has_more).toBe(true);
-    const page2 = await admin(`/admin/tasks?limit=2&after=${page1.body.data[1].id}`);
+    const page2 = await admin(`/admin/tasks?limit=3&after=${page1.body.data[2].id}`);
     expect(page2.body).toMatchObject({ has_more: false, data: [{ id: ids.done }] });
 
     expect((await admin(`/admin/tasks?key=${beta.id}`)).body.data.map((t: { id: string }) => t.id)).toEqual([ids.failed, ids.failover]);

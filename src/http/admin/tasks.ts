@@ -21,25 +21,16 @@ const listQuery = z.object({
   after: z.string().min(1).max(64).optional(),
 });
 
-/**
- * Columns the engine may or may not have yet (added by the engine's underbilling work): read
- * defensively so this view works before and after that migration.
- */
-interface ProducedColumns {
-  producedUnits?: number | null;
-  underbilled?: boolean | number | null;
-}
-
 /** The admin task object: the client's task object plus operator-only fields. */
 export function adminTaskView(deps: AppDeps, task: TaskRow, attempts: readonly AttemptRow[], withLedger: boolean) {
-  const extra = task as TaskRow & ProducedColumns;
   const base = renderTask(deps, task, attempts);
   return {
     ...base,
     key_id: task.keyId,
     upstream_cost_usd: microsToUsd(task.upstreamCostMicros),
-    produced_units: extra.producedUnits ?? null,
-    underbilled: Boolean(extra.underbilled),
+    // What the upstream reported producing (uncapped); true when that was more than the key paid for.
+    produced_units: task.producedUnits,
+    underbilled: task.underbilled,
     list_priced: task.listPriced,
     attempts: base.attempts.map((a, i) => ({
       ...a,
