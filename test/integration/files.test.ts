@@ -133,6 +133,22 @@ describe('files', () => {
     expect(fits.status).toBe(200);
   });
 
+  it('keeps nothing of an upload whose client goes away mid-body', async () => {
+    const blobs = blobCount();
+    const url = new URL(`${gw.url}/v1/files`);
+    const req = httpRequest({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { authorization: `Bearer ${await defaultKey()}`, 'content-type': 'multipart/form-data; boundary=xx', 'transfer-encoding': 'chunked' } });
+    req.on('error', () => undefined);
+    req.write('--xx\r\ncontent-disposition: form-data; name="file"; filename="a.mp4"\r\n\r\n');
+    req.write(MP4(5));
+    req.write(Buffer.alloc(50_000));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(tmpFiles()).toHaveLength(1); // streaming to a temp file, not held in memory
+    req.destroy();
+    for (let i = 0; i < 50 && tmpFiles().length; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(tmpFiles()).toEqual([]);
+    expect(blobCount()).toBe(blobs);
+  });
+
   it('keeps the same bytes once, yet each upload has its own URL and deleting one never breaks another', async () => {
     const bytes = MP4(4.2);
     const a = (await upload(bytes)).body;
