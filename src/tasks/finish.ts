@@ -73,18 +73,23 @@ export interface CompletionUsage {
   billedUnits: number;
   /** Units the upstream reported (or the output's header showed) producing, uncapped; null when unknown. */
   producedUnits: number | null;
+  /** The output exists but reading its header failed (maybe for a moment: a busy probe, a network blip). */
+  probeFailed?: true;
 }
 
 /** Produced units as the upstream reports them or, failing that, as the output's header says. */
 export async function measureUsage(ctx: EngineContext, task: TaskRow, status: UpstreamStatus): Promise<CompletionUsage> {
   if (task.billingRule === 'per_request') return { billedUnits: 1, producedUnits: 1 };
   let produced: number | null = null;
+  let probeFailed = false;
   if (status.outputDurationS !== undefined) produced = Math.round(status.outputDurationS);
   else if (status.outputs?.[0]) {
     const probed = await ctx.probe.duration(status.outputs[0]);
     if (probed.ok) produced = Math.round(probed.durationS);
+    else probeFailed = true;
   }
-  if (produced === null) return { billedUnits: task.billableUnits, producedUnits: null }; // unknown: the quote stands (CONTRACT §3)
+  // Unknown: the quote stands (CONTRACT §3).
+  if (produced === null) return { billedUnits: task.billableUnits, producedUnits: null, ...(probeFailed ? { probeFailed: true as const } : {}) };
   produced = Math.max(0, produced);
   return { billedUnits: Math.min(produced, task.billableUnits), producedUnits: produced };
 }

@@ -9,11 +9,14 @@ import { TERMINAL, providerById, refOf, type EngineContext } from './context.ts'
 import { accept, dispatch, pollDelay } from './dispatch.ts';
 import { finishCancelled, finishCompleted, finishFailed, measureUsage } from './finish.ts';
 import { IDEMPOTENCY_TTL_MS } from './idempotency.ts';
+import { recoverInterrupted } from './recover.ts';
 
 /** Status reads in a row that may answer "not found" before the upstream task is taken as lost. */
 const NOT_FOUND_LIMIT = 3;
 /** Lookups of a lost create that may fail before its outcome is taken as unknown. */
 const RECONCILE_TRIES = 10;
+/** Completions whose output header could not be read that wait for another try before charging the quote. */
+const PROBE_TRIES = 3;
 /** How often expired idempotency records are purged. */
 const HOUSEKEEPING_MS = 10 * 60_000;
 
@@ -25,6 +28,8 @@ export class Poller {
   private queues = new Map<string, string[]>();
   /** Status calls in flight per provider: the concurrency bound. */
   private readonly active = new Map<string, number>();
+  /** Failed output-header reads per completing task (in memory: a restart only allows a few more). */
+  private readonly probeFailures = new Map<string, number>();
   /** Every poll in flight, so stop() and runDue() can wait for them. */
   private readonly polls = new Set<Promise<void>>();
 
@@ -40,7 +45,7 @@ export class Poller {
    */
   start(): void {
     this.stopped = false;
-    this.recoverInterrupted();
+    recoverInterrupted(this.ctx);
     const loop = () => {
       if (this.stopped) return;
       try {
@@ -51,20 +56,6 @@ export class Poller {
       this.timer = setTimeout(loop, this.tickMs);
     };
     this.timer = setTimeout(loop, 0);
-  }
-
-  /**
-   * Attempts a previous process left `submitting` (it died mid-create): no request waits on them any
-   * more, so reconcile each once its create's own timeout has passed (the upstream may still be
-   * taking it until then) instead of after the margin a live process needs. One gateway per database.
-   */
-  private recoverInterrupted(): void {
-    const now = this.ctx.now();
-    for (const a of this.ctx.store.tasks.submittingAttempts()) {
-      if (this.ctx.inFlight.has(a.taskId)) continue;
-      const at = Math.max(now, a.createdAt + (providerById(this.ctx, a.providerId)?.timeoutMs ?? 0));
-      if (at < a.nextPollAt) this.ctx.store.tasks.update(a.taskId, { nextPollAt: at });
-    }
   }
 
   /** Stop launching; resolves when the polls in flight are done. */
@@ -228,6 +219,13 @@ export class Poller {
     // Mirrored outputs: the mirror stores the results first and replays this call with our URLs.
     if (this.ctx.mirror?.defer(task, attempt, status)) return;
     const usage = await measureUsage(this.ctx, task, status);
+    // One failed header read must not decide the charge (the quote is the most the key can pay): try again.
+    const failures = (this.probeFailures.get(task.id) ?? 0) + (usage.probeFailed ? 1 : 0);
+    if (usage.probeFailed && failures < PROBE_TRIES) {
+      this.probeFailures.set(task.id, failures);
+      return this.reschedule(task.id, task, {}, attempt);
+    }
+    this.probeFailures.delete(task.id);
     const ended = finishCompleted(this.ctx, task, attempt, status, usage);
     if (!ended) return;
     this.ctx.health.success(attempt.providerId, task.model);

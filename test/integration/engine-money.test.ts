@@ -114,3 +114,20 @@ describe('under-billing', () => {
     expect(spend.body.totals).toMatchObject({ charged_usd: 0.9, upstream_cost_usd: 1.3 });
   });
 });
+
+describe('measuring the output', () => {
+  it('one failed read of the output header does not charge the whole quote', async () => {
+    gw = await startGateway({ providers: [{ id: 'fal-main', type: 'fal', price: PRICE }] });
+    gw.emulators['fal-main']!.state.fates.push({ outcome: 'complete', durationS: 4, reportDuration: false });
+    const res = await gw.call('POST', '/v1/videos/generations', { body: gw.motion(5) });
+    // From here the probe is busy once (its global bound is full), then answers again.
+    const probe = gw.runtime.ctx.probe;
+    const real = probe.duration.bind(probe);
+    let busy = 1;
+    probe.duration = async (url) => (busy-- > 0 ? { ok: false, reason: 'too many probes at once', busy: true } : real(url));
+    const done = await gw.settle(res.body.id);
+    expect(busy).toBeLessThan(0);
+    expect(done.usage).toMatchObject({ reserved_usd: 0.5, charged_usd: 0.4, refunded_usd: 0.1 });
+    expect(gw.store.tasks.get(res.body.id)!.producedUnits).toBe(4);
+  });
+});
