@@ -12,20 +12,20 @@ import { usdToMicros } from '../../pricing/money.ts';
 import { checkProviderIds, routeSchema } from '../../routing/preferences.ts';
 
 const money = z.number().finite().nonnegative().max(1e9);
-const createBody = z.strictObject({
+export const keyCreateBody = z.strictObject({
   name: z.string().min(1).max(100),
   balance_usd: money.optional(),
   daily_budget_usd: money.optional(),
   monthly_budget_usd: money.optional(),
 });
-const patchBody = z.strictObject({
+export const keyPatchBody = z.strictObject({
   name: z.string().min(1).max(100).optional(),
   daily_budget_usd: money.nullable().optional(),
   monthly_budget_usd: money.nullable().optional(),
   /** The key's default routing preferences (CONTRACT §7); null clears them. */
   route: routeSchema.nullable().optional(),
 });
-const creditBody = z.strictObject({ amount_usd: money.positive(), note: z.string().max(500).optional() });
+export const keyCreditBody = z.strictObject({ amount_usd: money.positive(), note: z.string().max(500).optional() });
 
 function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   const r = schema.safeParse(body);
@@ -46,7 +46,7 @@ export function adminKeyRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
   };
 
   app.post('/admin/keys', async (c) => {
-    const body = parse(createBody, await readJson(c));
+    const body = parse(keyCreateBody, await readJson(c));
     // createKey's transaction nests (as a savepoint) in this one, with the audit row: never the secret or its hash.
     const { row, key } = store.transaction(() => {
       const created = createKey(
@@ -69,7 +69,7 @@ export function adminKeyRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
 
   app.patch('/admin/keys/:id', async (c) => {
     const row = existing(c);
-    const body = parse(patchBody, await readJson(c));
+    const body = parse(keyPatchBody, await readJson(c));
     const daily = optMicros(body.daily_budget_usd);
     const monthly = optMicros(body.monthly_budget_usd);
     if (body.route) checkProviderIds(body.route, deps.ctx.providers);
@@ -100,7 +100,7 @@ export function adminKeyRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
 
   app.post('/admin/keys/:id/credit', async (c) => {
     const row = existing(c);
-    const body = parse(creditBody, await readJson(c));
+    const body = parse(keyCreditBody, await readJson(c));
     if (row.balanceMicros === null) {
       throw new ApiError('invalid_parameter', 'this key is post-paid (created without balance_usd); it has no balance to credit', { param: 'id' });
     }

@@ -35,7 +35,7 @@ export function providerView(p: ProviderViewInput, health: HealthTracker) {
   };
 }
 
-const patchBody = z.strictObject({
+export const patchBody = z.strictObject({
   enabled: z.boolean().optional(),
   priority: z.number().int().min(-1_000_000).max(1_000_000).optional(),
   models: z.record(z.string(), z.strictObject({ enabled: z.boolean().optional(), price: priceSchema.optional() })).optional(),
