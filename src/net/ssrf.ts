@@ -124,7 +124,7 @@ type NodeLookupCallback = (err: NodeJS.ErrnoException | null, address: string | 
  * answer is public, and calls back with vetted addresses only. Handles both the single-address form
  * and the `{all: true}` form Node uses for autoSelectFamily (happy eyeballs).
  */
-export function createGuardedLookup(lookup: HostLookup) {
+export function createGuardedLookup(lookup: HostLookup, onRefused?: (err: UnsafeUrlError) => void) {
   return function guardedLookup(hostname: string, options: LookupOptions, callback: NodeLookupCallback): void {
     resolveAndVet(hostname, lookup).then(
       (vetted) => {
@@ -138,7 +138,10 @@ export function createGuardedLookup(lookup: HostLookup) {
         if (options.all) callback(null, wanted.map((a) => ({ address: a.address, family: a.family })));
         else callback(null, first.address, first.family);
       },
-      (err: unknown) => callback(err as NodeJS.ErrnoException, '', undefined),
+      (err: unknown) => {
+        if (err instanceof UnsafeUrlError) onRefused?.(err);
+        callback(err as NodeJS.ErrnoException, '', undefined);
+      },
     );
   };
 }
@@ -146,12 +149,13 @@ export function createGuardedLookup(lookup: HostLookup) {
 export function createUrlGuard(opts: UrlGuardOptions): UrlGuard {
   const lookup = opts.lookup ?? defaultLookup;
   const timeout = opts.connectTimeoutMs ?? 10_000;
+  const logRefusal = (err: UnsafeUrlError, when: string) => opts.log?.info({ code: err.code, reason: err.reason, when }, 'URL refused');
 
   async function check(input: URL | string): Promise<{ addresses: ResolvedAddress[] }> {
     try {
       return await vet(input);
     } catch (err) {
-      if (err instanceof UnsafeUrlError) opts.log?.info({ code: err.code, reason: err.reason }, 'URL refused');
+      if (err instanceof UnsafeUrlError) logRefusal(err, 'check');
       throw err;
     }
   }
@@ -183,7 +187,7 @@ export function createUrlGuard(opts: UrlGuardOptions): UrlGuard {
   if (opts.allowInsecure) {
     dispatcher = new Agent({ connect: { timeout } });
   } else {
-    const inner = buildConnector({ timeout, lookup: createGuardedLookup(lookup) });
+    const inner = buildConnector({ timeout, lookup: createGuardedLookup(lookup, (err) => logRefusal(err, 'connect')) });
     const connector: buildConnector.connector = (connectOpts, callback) => {
       // undici strips IPv6 brackets from hostname before calling the connector; be tolerant anyway.
       const host = bareHost(connectOpts.hostname);
@@ -192,6 +196,7 @@ export function createUrlGuard(opts: UrlGuardOptions): UrlGuard {
         const verdict = classifyAddress(host);
         if (!verdict.ok) {
           const err = new UnsafeUrlError(verdict.reason, 'address');
+          logRefusal(err, 'connect');
           queueMicrotask(() => callback(err, null));
           return;
         }

@@ -87,6 +87,16 @@ describe('guard.dispatcher (allowInsecure: false)', () => {
     expect(requests).toBe(0);
   });
 
+  it('connect-time refusals are logged with their detail; the error a caller may show is generic', async () => {
+    const logged: unknown[] = [];
+    const guard = createUrlGuard({ allowInsecure: false, connectTimeoutMs: 2_000, lookup: async () => [{ address: '10.0.0.7', family: 4 }], log: { info: (o: unknown) => void logged.push(o) } as never });
+    dispatchers.push(guard.dispatcher);
+    const err = await refusedRequest(`http://rebound.test:${port}/`, guard.dispatcher);
+    expect(err.message).not.toContain('10.0.0.7');
+    expect(logged).toEqual([expect.objectContaining({ code: 'address', when: 'connect', reason: expect.stringContaining('10.0.0.7 is private') })]);
+    expect(connections).toBe(0);
+  });
+
   it('refuses a hostname resolving to IPv4-mapped loopback', async () => {
     const { dispatcher } = guardWith(false, async () => [{ address: '::ffff:127.0.0.1', family: 6 }]);
     expect((await refusedRequest(`http://mapped.test:${port}/`, dispatcher)).reason).toMatch(/IPv4-mapped 127\.0\.0\.1/);
