@@ -50,8 +50,10 @@ export function assertAffordable(store: Store, keyId: string, amount: Micros, no
 }
 
 /**
- * Reserve `amount` for a task (a hold). Throws 402 when the key cannot afford it. Write the task row
- * first (same transaction): its creation time decides which budget period the hold counts in.
+ * Reserve `amount` for a task (a hold). Throws 402 when the key cannot afford it. Call it before the
+ * task row carries `amount` in its `reserved` (same transaction): budgets read the spend rollup, which
+ * follows the task rows. The task's creation time (now, for a task not yet written) decides which
+ * budget period the hold counts in.
  */
 export function hold(store: Store, keyId: string, taskId: string, amount: Micros, now: number, note: string | null = null): void {
   const key = assertAffordable(store, keyId, amount, now, () => store.tasks.get(taskId)?.createdAt ?? now);

@@ -57,6 +57,8 @@ export async function submit(ctx: EngineContext, key: ApiKeyRow, p: Prepared, cl
   const attempt = attemptRow(ctx, taskId, 1, first, now);
   await ctx.store.batch(() => {
     if (claim) take(ctx.store, claim, taskId, now);
+    // The hold (budgets checked) comes before the task row that carries it: see ledger.hold.
+    hold(ctx.store, key.id, taskId, q.estimateMicros, now);
     ctx.store.tasks.insertTask({
       id: taskId,
       keyId: key.id,
@@ -77,7 +79,6 @@ export async function submit(ctx: EngineContext, key: ApiKeyRow, p: Prepared, cl
       createdAt: now,
       updatedAt: now,
     });
-    hold(ctx.store, key.id, taskId, q.estimateMicros, now);
     ctx.store.tasks.insertAttempt(attempt);
   });
   ctx.metrics.tasksCreated.inc({ model: p.model, provider: first.provider.id });

@@ -15,19 +15,19 @@ export interface LedgerInsert {
   createdAt: number;
 }
 
-/** How far a task's ledger rows may predate it when the wall clock steps back (NTP). */
-const CLOCK_MARGIN_MS = 3_600_000;
+/** A UTC day as the spend rollup keys it; past year 9999, a day after every real one. */
+function dayOf(ms: number): string {
+  return ms >= Date.UTC(10_000, 0, 1) ? '9999-12-32' : new Date(Math.max(0, ms)).toISOString().slice(0, 10);
+}
 
 export function ledgerRepo(db: Db, sqlite: Database.Database) {
   const entries = fastTable(sqlite, ledgerEntries, 'id');
   // A budget period's spend = held minus refunded for the tasks *created* in it, whenever those rows
-  // were written: yesterday's task refunded today gives back yesterday's budget, not today's (the
-  // rule of the spend report). A task's rows are never older than the task, so the ledger index
-  // bounds the scan; the margin only absorbs a wall clock stepping back a little.
+  // were written: yesterday's task refunded today gives back yesterday's budget, not today's. That is
+  // the spend report's rule, so it reads the same trigger-kept rollup (a few rows per day, not a scan
+  // of the period's ledger); task rows mirror their ledger rows in the same transaction.
   const spentIn = sqlite.prepare(
-    `SELECT coalesce(sum(CASE l."kind" WHEN 'hold' THEN l."amount_micros" WHEN 'refund' THEN -l."amount_micros" ELSE 0 END), 0) AS spent
-     FROM "ledger_entries" l JOIN "tasks" t ON t."id" = l."task_id"
-     WHERE l."key_id" = ? AND l."created_at" >= ? AND t."created_at" >= ? AND t."created_at" < ?`,
+    'SELECT coalesce(sum("reserved_micros" - "refunded_micros"), 0) AS spent FROM "spend_daily" WHERE "key_id" = ? AND "day" >= ? AND "day" < ?',
   );
 
   return {
@@ -35,11 +35,11 @@ export function ledgerRepo(db: Db, sqlite: Database.Database) {
       entries.insert({ ...row, note: row.note ?? null });
     },
     /**
-     * Held minus refunded for a key's tasks created in [from, to) (ms): the spend a budget period is
-     * checked against, refunds included whenever they came.
+     * Held minus refunded for a key's tasks created in the UTC days of [from, to) (ms, day bounds):
+     * the spend a budget period is checked against, refunds included whenever they came.
      */
     spentIn(keyId: string, from: number, to: number): number {
-      return (spentIn.get(keyId, from - CLOCK_MARGIN_MS, from, to) as { spent: number } | undefined)?.spent ?? 0;
+      return (spentIn.get(keyId, dayOf(from), dayOf(to)) as { spent: number } | undefined)?.spent ?? 0;
     },
     /** Sum of balance deltas of a key: must equal its prepaid balance. */
     balanceOf(keyId: string): number {
