@@ -49,7 +49,7 @@ export function printList<T>(format: Format, columns: Column<T>[], rows: readonl
     return;
   }
   if (rows.length === 0) return void out.write('(none)\n');
-  const table = new Table({ head: columns.map((c) => c.header), colAligns: columns.map((c) => (c.numeric ? 'right' : 'left')), style: { head: [], border: [] } });
+  const table = new Table({ head: columns.map((c) => c.header), colAligns: columns.map((c) => (c.numeric ? 'right' : 'left')), style: { head: [], border: [], compact: true } });
   for (const r of rows) table.push(columns.map((c) => cell(c.get(r))));
   out.write(`${table.toString()}\n`);
 }
@@ -62,7 +62,7 @@ export function printObject(format: Format, fields: [string, string | number | b
     out.write(csvLine(fields.map(([, v]) => (typeof v === 'boolean' || v === undefined ? cell(v) : v))));
     return;
   }
-  const table = new Table({ style: { head: [], border: [] } });
+  const table = new Table({ style: { head: [], border: [], compact: true } });
   for (const [k, v] of fields) table.push({ [k]: cell(v) });
   out.write(`${table.toString()}\n`);
 }

@@ -31,10 +31,11 @@ export function spendCommand(program: Command): void {
         // The API's own CSV, streamed through: big ranges never sit whole in memory.
         return pipeBody(await call(conn, 'GET', '/admin/spend', { query: { ...query, format: 'csv' } }), 'spend export');
       }
-      const report = await callJson<{ from: string; to: string; data: Row[]; totals: Row }>(conn, 'GET', '/admin/spend', { query });
+      const report = await callJson<{ from: string; to: string; group_by: string[]; data: Row[]; totals: Row }>(conn, 'GET', '/admin/spend', { query });
       if (format === 'json') return printList('json', [], [], report);
       note(format, `Spend ${report.from} … ${report.to} (UTC, by creation day)`);
-      const groupColumns = Object.keys(report.data[0] ?? {}).filter((k) => !(k in report.totals));
+      // The group columns as the API names them (a key is its id and its name).
+      const groupColumns = report.group_by.flatMap((d) => (d === 'key' ? ['key_id', 'key_name'] : [d]));
       const labels = groupColumns.length ? groupColumns : ['group'];
       const totalsRow: Row = { ...Object.fromEntries(labels.map((k, i) => [k, i === 0 ? 'total' : ''])), ...report.totals };
       printList(format, columnsOf(totalsRow), [...report.data, totalsRow]);
