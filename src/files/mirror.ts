@@ -143,8 +143,16 @@ export class OutputMirror {
     const { store } = this.ctx;
     const task = store.tasks.get(job.taskId);
     const attempt = task ? store.tasks.attempts(task.id).find((a) => a.id === job.attemptId) : undefined;
-    if (!task || !attempt || TERMINAL.has(task.status)) {
+    if (!task || TERMINAL.has(task.status)) {
       store.files.updateJob(job.taskId, { doneAt: this.ctx.now(), updatedAt: this.ctx.now() });
+      return;
+    }
+    if (!attempt) {
+      // Nothing to replay the completion against: hand the task back to the poller, unmirrored.
+      store.transaction(() => {
+        store.files.updateJob(job.taskId, { outcome: 'failed', doneAt: this.ctx.now(), lastError: 'attempt not found', updatedAt: this.ctx.now() });
+        store.tasks.update(task.id, { nextPollAt: this.ctx.now(), updatedAt: this.ctx.now() });
+      });
       return;
     }
     const status = JSON.parse(job.upstreamStatus) as UpstreamStatus;
