@@ -40,7 +40,8 @@ export function createApp(deps: AppDeps, poller: Poller, metrics: Metrics = crea
     metrics.requests.inc({ method: c.req.method, route, status: String(c.res.status) });
   });
   // Uploads stream under their own limit (files.max_bytes), not the JSON body limit.
-  app.use('*', except('/v1/files', limitBody(deps.ctx.config.server.body_limit_bytes)));
+  // Provider statements (POST /admin/reconciliation) have their own, larger limit.
+  app.use('*', except(['/v1/files', '/admin/reconciliation'], limitBody(deps.ctx.config.server.body_limit_bytes)));
   // Browsers of the dashboard authenticate with a session cookie instead of a bearer key.
   const sessions = createSessions(deps);
   app.use('/v1/*', clientAuth(deps.auth, deps.adminKey, sessions.resolve));

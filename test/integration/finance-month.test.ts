@@ -138,7 +138,7 @@ describe('a month of mixed tasks', () => {
       );
     lines.forEach((line, i) => expect(line).toEqual(cells(json.data[i])));
     expect(total).toEqual(['total', '', '', '', '', ...cells(json.totals).slice(5)]);
-    expect(csv).not.toMatch(/\de[+-]?\d/i);
+    for (const line of [...lines, total]) for (const money of line.slice(10)) expect(money).toMatch(/^-?\d+(\.\d{1,6})?$/);
   });
 
   it('/v1/usage gives each key its own rows of /admin/spend, without upstream cost or margin', async () => {
@@ -198,6 +198,18 @@ describe('a month of mixed tasks', () => {
     expect(res.body.unknown_to_us).toContainEqual({ upstream_id: 'not-ours-1', theirs_usd: 1.5 });
     expect(res.body.missing_from_statement.length).toBeGreaterThanOrEqual(1);
     expect(micros(res.body.difference_usd)).toBe(micros(res.body.theirs_total_usd) - micros(res.body.ours_total_usd));
+  });
+
+  it('takes statements bigger than the JSON body limit, up to its own limit', async () => {
+    const lines = Array.from({ length: 20_000 }, (_, i) => `other-${i},0.01`);
+    const big = ['upstream_id,amount_usd', ...lines].join('\r\n');
+    expect(big.length).toBeGreaterThan(256 * 1024);
+    const res = await reconcile('kie-1', big);
+    expect(res.status).toBe(200);
+    expect(res.body.unknown_to_us).toHaveLength(20_000);
+    expect(res.body.theirs_total_usd).toBe(200);
+    const tooBig = await reconcile('kie-1', 'x'.repeat(16 * 1024 * 1024 + 1));
+    expect(tooBig.status).toBe(413);
   });
 
   it('refuses what it cannot read with the error envelope', async () => {

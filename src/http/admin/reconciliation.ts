@@ -17,6 +17,7 @@ import type { Hono } from 'hono';
 import type { AppEnv } from '../env.ts';
 import type { AppDeps } from '../deps.ts';
 import { ApiError } from '../../errors.ts';
+import { limitBody } from '../middleware.ts';
 import { microsToUsd, usdToMicros, type Micros } from '../../pricing/money.ts';
 import type { OurAttempt } from '../../db/repos/reconciliation.ts';
 import type { ProviderRuntime } from '../../routing/providers.ts';
@@ -25,6 +26,11 @@ import { parseSpendQuery, queryOf } from './spend.ts';
 import { readStatement } from './statement.ts';
 
 const CSV_TYPES = /^(text\/csv|application\/csv|text\/plain)\b/i;
+/**
+ * The largest statement one call takes (about 300,000 lines): bigger than the JSON body limit, as a
+ * month of a busy provider is; beyond it, reconcile the month in shorter ranges.
+ */
+export const STATEMENT_MAX_BYTES = 16 * 1024 * 1024;
 const COLUMN = /^[\w .-]{1,64}$/;
 
 /** The provider's credit price in micro-USD (credit-priced models carry `credit_usd`), or null. */
@@ -41,7 +47,7 @@ function columnParam(value: string | undefined, param: string, fallback: string)
 
 export function adminReconciliationRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
   const { store, now } = deps.ctx;
-  app.post('/admin/reconciliation', async (c) => {
+  app.post('/admin/reconciliation', limitBody(STATEMENT_MAX_BYTES), async (c) => {
     const providerId = c.req.query('provider');
     if (!providerId) throw new ApiError('missing_parameter', 'provider: required (the id of the provider whose statement this is)', { param: 'provider' });
     const provider = providerById(deps.ctx, providerId);
