@@ -6,6 +6,7 @@
  * `--import tsx --expose-gc`) so its RSS is its own.
  *
  * Standalone: `npx tsx bench/probe-flood.ts`; in `npm run bench` as the `probe` section.
+ * `PROBE_FLOOD_UNBOUNDED=1` lifts the probe bounds (what the gateway did before them), for comparison.
  */
 import { fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -81,7 +82,13 @@ async function child(): Promise<void> {
   const { listen } = await import('../providers/emulator-kit.ts');
   const dir = mkdtempSync(join(tmpdir(), 'reelroute-flood-'));
   const store = openStore(join(dir, 'db.sqlite'));
-  const config = parseConfig({ callbacks: { allow_insecure: true }, providers: [{ id: 'fal-main', type: 'fal', base_url: 'http://127.0.0.1:9', api_key: 'k' }] });
+  const unbounded = process.env.PROBE_FLOOD_UNBOUNDED === '1';
+  const huge = 1e9;
+  const config = parseConfig({
+    callbacks: { allow_insecure: true },
+    ...(unbounded ? { media: { probe_max_concurrent: huge, probe_max_queued: huge, probe_max_bytes_in_flight: huge, probe_per_key: huge } } : {}),
+    providers: [{ id: 'fal-main', type: 'fal', base_url: 'http://127.0.0.1:9', api_key: 'k' }],
+  });
   const runtime = createRuntime({ config, store, adminKey: ADMIN, log: pino({ level: 'silent' }) });
   const server = await listen(runtime.app);
   process.on('message', (msg: string) => {
