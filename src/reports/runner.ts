@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { SpendRange, SpendRepo } from '../db/repos/spend.ts';
-import { csvStream } from '../http/csv.ts';
+import { csvLine, csvStream } from '../http/csv.ts';
 import { csvLines, reportJson, type Audience, type ReportHead } from './render.ts';
 
 /** One report to make. */
@@ -33,6 +33,9 @@ export interface ReportRunner {
 }
 
 interface Pending {
+  job: Omit<ReportJob, 'id'>;
+  /** Whether part of the answer has already gone out (a CSV chunk): then it cannot be made again. */
+  started: boolean;
   onChunk(text: string): void;
   onDone(text: string): void;
   onError(err: Error): void;
@@ -65,10 +68,28 @@ export function reportRunner(path: string, inProcess: SpendRepo): ReportRunner {
   let nextId = 1;
   const pending = new Map<number, Pending>();
 
+  /** The whole answer, made in-process (no worker, or the worker died before answering). */
+  const inProcessText = (job: Omit<ReportJob, 'id'>): string => {
+    const report = inProcess.report(job.range, job.head.groupBy);
+    if (job.format === 'json') return reportJson(job.head, report, job.audience);
+    let text = '';
+    for (const line of csvLines(report, job.head.groupBy, job.audience)) text += csvLine(line);
+    return text;
+  };
+  // A dead worker is not restarted: reports go on in-process, and the jobs it held are made again.
   const fail = (err: Error) => {
     broken = true;
     worker = null;
-    for (const p of pending.values()) p.onError(err);
+    for (const p of pending.values()) {
+      if (p.started) p.onError(err);
+      else {
+        try {
+          p.onDone(inProcessText(p.job));
+        } catch (e) {
+          p.onError(e as Error);
+        }
+      }
+    }
     pending.clear();
   };
   const start = (): Worker | null => {
@@ -89,17 +110,20 @@ export function reportRunner(path: string, inProcess: SpendRepo): ReportRunner {
       } else if ('done' in a) {
         pending.delete(a.id);
         p.onDone(a.text);
-      } else p.onChunk(a.chunk);
+      } else {
+        p.started = true;
+        p.onChunk(a.chunk);
+      }
     });
     worker.on('error', fail);
     worker.on('exit', (code) => fail(new Error(`report worker exited (${code})`)));
     return worker;
   };
-  const submit = (job: Omit<ReportJob, 'id'>, p: Pending) => {
+  const submit = (job: Omit<ReportJob, 'id'>, handlers: Pick<Pending, 'onChunk' | 'onDone' | 'onError'>) => {
     const w = start();
     if (!w) return false;
     const id = nextId++;
-    pending.set(id, p);
+    pending.set(id, { job, started: false, ...handlers });
     w.postMessage({ ...job, id } satisfies ReportJob);
     return true;
   };
@@ -108,7 +132,7 @@ export function reportRunner(path: string, inProcess: SpendRepo): ReportRunner {
     json(job) {
       return new Promise<string>((resolve, reject) => {
         const sent = submit({ ...job, format: 'json' }, { onChunk: () => {}, onDone: resolve, onError: reject });
-        if (!sent) resolve(reportJson(job.head, inProcess.report(job.range, job.head.groupBy), job.audience));
+        if (!sent) resolve(inProcessText({ ...job, format: 'json' }));
       });
     },
     csv(job) {
