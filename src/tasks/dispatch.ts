@@ -155,9 +155,16 @@ async function sendCreate(ctx: EngineContext, taskId: string, task: TaskRow, { a
     }
     if (e.kind === 'timeout' || e.kind === 'unknown_outcome') {
       created = await lookUp(ctx, attempt, task.model, task.quality);
-      // Cannot know whether it runs upstream: recorded as unknown, never as a failure to refund for. A
-      // lookup right after a timeout that finds nothing proves nothing either: the create may still land.
-      if (!created) {
+      if (created === null) {
+        // "Not found" right after a timeout proves nothing: the create may still land upstream. The
+        // attempt stays `submitting` and the poller asks again shortly, failing over only after
+        // "not found" lookups in a row (a second create now could run the task twice).
+        ctx.health.failure(provider.id, task.model);
+        ctx.store.tasks.update(taskId, { nextPollAt: ctx.now() + ctx.config.polling.initial_ms });
+        return { kind: 'accepted' };
+      }
+      // Cannot know whether it runs upstream: recorded as unknown, never as a failure to refund for.
+      if (created === undefined) {
         markAttempt(ctx, attempt.id, 'unknown', e.kind, e.message);
         ctx.health.failure(provider.id, task.model);
         reasons.push(`${provider.id}: outcome unknown (${e.message})`);

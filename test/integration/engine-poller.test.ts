@@ -107,7 +107,7 @@ describe('poller', () => {
     expect((await gw.settle(res.body.id)).status).toBe('completed');
   });
 
-  it('a create that timed out and is not found right after is recorded unknown, not failed', async () => {
+  it('a create that timed out and is not found right after is looked up again, not sent elsewhere', async () => {
     gw = await startGateway({
       providers: [
         { id: 'kling-a', type: 'kling', price: { '720p': 0.1, '1080p': 0.2 } },
@@ -115,15 +115,18 @@ describe('poller', () => {
       ],
     });
     const kling = gw.emulators['kling-a']!.state;
-    kling.submitFaults.push({ kind: 'hang', ms: 3_500 }); // past the 2 s timeout; the task lands after the lookup
+    kling.submitFaults.push({ kind: 'hang', ms: 3_500 }); // past the 2 s timeout; the task lands after the first lookup
     const res = await gw.call('POST', '/v1/videos/generations', { body: gw.motion(5) });
     expect(res.status).toBe(200);
-    expect(res.body.attempts.map((a: { provider: string; status: string }) => [a.provider, a.status])).toEqual([
-      ['kling-a', 'unknown'],
-      ['kie-b', expect.stringMatching(/pending|processing/)],
-    ]);
-    for (let i = 0; i < 50 && kling.tasksCreated === 0; i++) await sleep(20);
-    expect(kling.tasksCreated).toBe(1); // it did run upstream: 'unknown' keeps it on the books as possibly billed
+    expect(res.body.attempts).toEqual([expect.objectContaining({ provider: 'kling-a', upstream_id: null })]);
+    expect(gw.store.tasks.attempts(res.body.id).map((a) => a.status)).toEqual(['submitting']);
+    for (let i = 0; i < 100 && kling.tasksCreated === 0; i++) await sleep(20);
+    expect(kling.tasksCreated).toBe(1);
+    gw.advance(1_000);
+    await gw.runtime.poller.runDue(); // the lookup finds it now: adopted, no second create
+    expect(gw.store.tasks.attempts(res.body.id).map((a) => [a.providerId, a.upstreamId !== null])).toEqual([['kling-a', true]]);
+    expect((await gw.settle(res.body.id)).status).toBe('completed');
+    expect(gw.emulators['kie-b']!.state.createsReceived).toBe(0);
   });
 
   it('an input rejection found by a poll ends attempt and task together: a failure in between fails nothing over', async () => {
