@@ -212,7 +212,7 @@ async function benchTracking(n: number) {
     const insertMs = Date.now() - t0;
     log(`tracking: ${n} upstream tasks created in the emulator (${emuCreateMs} ms), ${n} task rows in the gateway DB (${insertMs} ms)`);
     // --expose-gc only so the bench can force one collection at the very end (retained vs garbage).
-    gw = await startChild({ role: 'gateway', db: db.path, emulatorUrl: emu.info.emulatorUrl!, polling: TRACK_POLLING, startPoller: false }, ['--expose-gc']);
+    gw = await startChild({ role: 'gateway', db: db.path, emulatorUrl: emu.info.emulatorUrl!, polling: TRACK_POLLING, startPoller: false }, ['--expose-gc'], { compiled: true });
     await sleep(1_000);
     const idle = gw.rss();
     const idleMem = await gw.call<NodeJS.MemoryUsage>('mem');
@@ -297,7 +297,7 @@ async function benchTracking(n: number) {
       polling: TRACK_POLLING,
       emulator_create_ms: emuCreateMs,
       db_insert_ms: insertMs,
-      layout: 'three processes: parent (samples /proc and the DB read-only), gateway child (poller), emulator child (holds the upstream tasks; polled over HTTP)',
+      layout: 'three processes: parent (samples /proc and the DB read-only), gateway child (poller; bundled and run by plain node, as npm start runs it), emulator child (holds the upstream tasks; polled over HTTP)',
       rss_idle_mb: MB(idle.rss),
       heap_total_idle_mb: MB(idleMem.heapTotal),
       heap_used_idle_mb: MB(idleMem.heapUsed),

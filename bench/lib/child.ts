@@ -1,11 +1,24 @@
-/** Parent side of the child servers: fork with tsx and IPC, wait for ready, call commands, read RSS. */
+/**
+ * Parent side of the child servers: fork with IPC, wait for ready, call commands, read RSS.
+ * Children run under tsx (CPU profiles then name the source files), or `compiled`: bundled with
+ * esbuild like `npm start` and run by plain node, so memory is measured as production runs it.
+ */
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
 import type { ChildInfo, ChildOptions } from '../gateway-server.ts';
 import { benchPids } from './cpu.ts';
 
 const SCRIPT = fileURLToPath(new URL('../gateway-server.ts', import.meta.url));
+const COMPILED = fileURLToPath(new URL('../../dist/bench/gateway-server.js', import.meta.url));
+let compiled: Promise<unknown> | null = null;
+
+/** Bundle the child script as scripts/build.mjs bundles the gateway (once per bench run). */
+function compileChild(): Promise<unknown> {
+  compiled ??= build({ entryPoints: [SCRIPT], outfile: COMPILED, bundle: true, packages: 'external', platform: 'node', format: 'esm', target: 'node20', logLevel: 'warning' });
+  return compiled;
+}
 
 export interface Child {
   proc: ChildProcess;
@@ -19,9 +32,10 @@ export interface Child {
   exit(): Promise<void>;
 }
 
-export async function startChild(opts: ChildOptions, extraExecArgv: string[] = []): Promise<Child> {
-  const proc = fork(SCRIPT, [], {
-    execArgv: [...extraExecArgv, '--import', 'tsx'],
+export async function startChild(opts: ChildOptions, extraExecArgv: string[] = [], mode: { compiled?: boolean } = {}): Promise<Child> {
+  if (mode.compiled) await compileChild();
+  const proc = fork(mode.compiled ? COMPILED : SCRIPT, [], {
+    execArgv: mode.compiled ? extraExecArgv : [...extraExecArgv, '--import', 'tsx'],
     env: { ...process.env, LOG_LEVEL: 'silent', BENCH_CHILD: JSON.stringify(opts) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
