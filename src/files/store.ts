@@ -9,6 +9,7 @@
  * count and its unlink. A crash between the two steps leaves only an unclaimed blob, swept at start.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
 import { join, dirname, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import type { Readable } from 'node:stream';
@@ -52,7 +53,8 @@ const EXT: Record<AcceptedType, string> = {
 /** Where files live when the config does not say: a `files` folder beside the database. */
 export function defaultFilesDir(config: Config, dbPath: string): string {
   if (config.files.dir) return resolve(config.files.dir);
-  if (dbPath === ':memory:') return join(tmpdir(), `reelroute-files-${process.pid}`);
+  // An in-memory database has no folder; its files get a fresh one (never another store's).
+  if (dbPath === ':memory:') return mkdtempSync(join(tmpdir(), 'reelroute-files-'));
   return join(dirname(resolve(dbPath)), 'files');
 }
 
