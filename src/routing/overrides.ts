@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { CanonicalModel, PriceSpec } from '../../providers/types.ts';
 import { MODELS } from '../../providers/types.ts';
 import { ADAPTERS } from '../../providers/registry.ts';
+import { priceRuleMismatch } from '../config.ts';
 import type { ProviderOverrideRow } from '../db/schema/index.ts';
 import { resolvePrice } from '../pricing/prices.ts';
 import type { ProviderRuntime } from './providers.ts';
@@ -44,6 +45,9 @@ export function overridden(p: ProviderRuntime, o: ProviderOverride): OverriddenS
     if (!(MODELS as readonly string[]).includes(name)) throw new OverrideError(param, `unknown model "${name}" (known: ${MODELS.join(', ')})`);
     const model = name as CanonicalModel;
     if (!p.adapter.capabilities.models.includes(model)) throw new OverrideError(param, `adapter "${p.type}" cannot run ${model}`);
+    // Checked here, not only in the PATCH route: overrides stored before this rule existed come back at start.
+    const wrong = entry.price && priceRuleMismatch(model, entry.price);
+    if (wrong) throw new OverrideError(`${param}.price`, wrong);
     const current = models.get(model);
     const spec = entry.price ?? current?.spec ?? ADAPTERS.get(p.type)?.defaultPrices[model]?.price;
     if (!spec) throw new OverrideError(`${param}.price`, 'required (the adapter has no default)');
