@@ -230,7 +230,8 @@ export async function accept(ctx: EngineContext, taskId: string, attempt: Attemp
       nextPollAt: now + pollDelay(ctx, ctx.config.polling.initial_ms, attempt),
       polls: 0,
       notFoundStreak: 0,
-      ...(estimate !== null ? { estimatedTime: Math.round(estimate) } : {}),
+      // The ETA is the running provider's: after a failover to one with no completions yet, the default again.
+      estimatedTime: estimate === null ? null : Math.round(estimate),
       updatedAt: now,
     });
   });
