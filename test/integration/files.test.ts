@@ -2,6 +2,7 @@
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import pino from 'pino';
 import { createRuntime } from '../../src/runtime.ts';
+import { parseRange } from '../../src/http/files/serve.ts';
 import { request as httpRequest } from 'node:http';
 import { dirname, join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -189,6 +190,19 @@ describe('files', () => {
     expect(head.headers.get('accept-ranges')).toBe('bytes');
     expect((await fetch(f.url, { headers: { 'if-none-match': `"${f.sha256}"` } })).status).toBe(304);
     expect((await fetch(`${gw.url}/files/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.mp4`)).status).toBe(404);
+  });
+
+  it('reads Range headers as RFC 9110 says (one range; junk and multiple ranges ignored)', () => {
+    expect(parseRange('bytes=0-0', 10)).toEqual({ kind: 'range', start: 0, end: 0 });
+    expect(parseRange('bytes=5-100', 10)).toEqual({ kind: 'range', start: 5, end: 9 });
+    expect(parseRange('bytes=-3', 10)).toEqual({ kind: 'range', start: 7, end: 9 });
+    expect(parseRange('bytes=-30', 10)).toEqual({ kind: 'range', start: 0, end: 9 });
+    expect(parseRange('bytes=-0', 10)).toEqual({ kind: 'unsatisfiable' });
+    expect(parseRange('bytes=10-', 10)).toEqual({ kind: 'unsatisfiable' });
+    expect(parseRange('bytes=0-1,4-5', 10)).toEqual({ kind: 'all' });
+    expect(parseRange('bytes=5-2', 10)).toEqual({ kind: 'all' });
+    expect(parseRange('items=0-1', 10)).toEqual({ kind: 'all' });
+    expect(parseRange(undefined, 10)).toEqual({ kind: 'all' });
   });
 
   it("isolates keys: another key's file is 404 and never listed", async () => {
