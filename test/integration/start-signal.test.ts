@@ -70,21 +70,30 @@ async function npmStart(db: string): Promise<Started> {
   return { npm, port: Number(new URL(listening.url).port), waitFor, exited };
 }
 
-/** An admin request whose body is sent in two halves, so it is in flight across the signal. */
-function halfSentRequest(port: number): { socket: Socket; finish: () => Promise<string> } {
+/**
+ * An admin request in flight across the signal: its headers (with `Expect: 100-continue`) are in,
+ * the server has answered `100 Continue` (so it is being handled), and its body comes later.
+ */
+async function requestInFlight(port: number): Promise<{ socket: Socket; finish: () => Promise<string> }> {
   const body = JSON.stringify({ name: 'in-flight-at-shutdown' });
   const socket = connect(port, '127.0.0.1');
-  socket.write(
-    `POST /admin/keys HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer ${ADMIN}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body.slice(0, 5)}`,
-  );
-  let answer = '';
-  socket.on('data', (d: Buffer) => (answer += d.toString()));
-  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
   socket.on('error', () => {});
+  let answer = '';
+  const continued = new Promise<void>((resolve) =>
+    socket.on('data', (d: Buffer) => {
+      answer += d.toString();
+      if (answer.includes('100 Continue')) resolve();
+    }),
+  );
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  socket.write(
+    `POST /admin/keys HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer ${ADMIN}\r\ncontent-type: application/json\r\nexpect: 100-continue\r\ncontent-length: ${body.length}\r\n\r\n`,
+  );
+  await continued;
   return {
     socket,
     finish: async () => {
-      socket.write(body.slice(5));
+      socket.write(body);
       await closed;
       return answer;
     },
@@ -101,13 +110,12 @@ const refused = (port: number) =>
 it('SIGTERM to the npm process: in-flight request answered, listener closed, database closed, exit 0', async () => {
   const db = join(dir, 'graceful.db');
   const gw = await npmStart(db);
-  const inFlight = halfSentRequest(gw.port);
-  await new Promise((r) => setTimeout(r, 100));
+  const inFlight = await requestInFlight(gw.port);
   gw.npm.kill('SIGTERM');
   await gw.waitFor('shutting down');
   expect(await refused(gw.port)).toBe(true);
   const answer = await inFlight.finish();
-  expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+  expect(answer).toMatch(/\r\n\r\nHTTP\/1\.1 200 /);
   expect(answer).toContain('in-flight-at-shutdown');
   expect(await gw.exited).toEqual({ code: 0, signal: null });
   await gw.waitFor('shut down cleanly');
@@ -122,8 +130,7 @@ it('SIGTERM to the npm process: in-flight request answered, listener closed, dat
 
 it('a second signal exits at once, without waiting for requests in flight', async () => {
   const gw = await npmStart(join(dir, 'impatient.db'));
-  const inFlight = halfSentRequest(gw.port);
-  await new Promise((r) => setTimeout(r, 100));
+  const inFlight = await requestInFlight(gw.port);
   gw.npm.kill('SIGTERM');
   await gw.waitFor('shutting down');
   gw.npm.kill('SIGTERM');
