@@ -103,6 +103,12 @@ export class FileStore {
     return row && this.isLive(row) ? row : undefined;
   }
 
+  /** The key's live pinned copy of `url` created at or after `sinceId` (ids sort by creation time). */
+  recentInput(keyId: string, url: string, sinceId: string): FileRow | undefined {
+    const row = this.opts.store.files.recentInput(keyId, url, sinceId);
+    return row && this.isLive(row) ? row : undefined;
+  }
+
   /** Whether `url` names one of our files (under the public base), and whether it still serves. */
   lookupUrl(url: string): UrlLookup {
     const base = this.base();

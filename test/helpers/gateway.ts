@@ -52,11 +52,8 @@ export async function startMediaServer(): Promise<RunningServer & { requests: nu
   app.get('/img.png', (c) => c.body(new Uint8Array([0x89, 0x50, 0x4e, 0x47]), 200, { 'content-type': 'image/png' }));
   app.get('/garbage.mp4', (c) => c.body(new Uint8Array(4096).fill(7), 200, { 'content-type': 'video/mp4' }));
   const server = await listen(app);
-  return Object.assign(server, {
-    get requests() {
-      return state.requests;
-    },
-  });
+  // defineProperty, not Object.assign: assign would copy the getter's value (0) once.
+  return Object.defineProperty(server, 'requests', { get: () => state.requests, enumerable: true }) as RunningServer & { requests: number };
 }
 
 export interface Gateway {

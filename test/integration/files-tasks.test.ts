@@ -149,6 +149,12 @@ describe('files in tasks', () => {
     expect(Buffer.from(await copy.arrayBuffer()).equals(MP4(7.2))).toBe(true);
     // Pinned copies are the gateway's own: not listed among the key's files.
     expect((await gw.call('GET', '/v1/files')).body.data).toEqual([]);
+    // The same URL again within the cache window reuses the copy instead of downloading again.
+    const requests = gw.media.requests;
+    const again = await gw.call('POST', '/v1/videos/generations', { body: gw.motion(7.2) });
+    expect(again.status, JSON.stringify(again.body)).toBe(200);
+    expect((gw.emulators['fal-1']!.state.lastCreateBody as { video_url?: string }).video_url).toBe(sent.video_url);
+    expect(gw.media.requests - requests).toBe(1); // only the image, which is no PNG the store takes
     // Turned off, the upstream fetches the original URL.
     gw.runtime.ctx.config.files.pin_inputs = false;
     await gw.call('POST', '/v1/videos/generations', { body: gw.motion(5) });

@@ -20,6 +20,8 @@ export function filesRepo(sqlite: Database.Database) {
   const expired = f.select('WHERE "expires_at" <= ? AND "purged_at" IS NULL ORDER BY "expires_at" LIMIT ?');
   const liveRefs = sqlite.prepare('SELECT count(*) AS n FROM "files" WHERE "sha256" = ? AND "purged_at" IS NULL');
   const liveHashes = sqlite.prepare('SELECT DISTINCT "sha256" AS sha FROM "files" WHERE "purged_at" IS NULL');
+  // Through the (key_id, id) index: ids sort by creation time, so `id >= ?` bounds the scan to recent files.
+  const recentInput = f.select(`WHERE "key_id" = ? AND "id" >= ? AND "purpose" = 'input' AND "upstream_url" = ? AND "purged_at" IS NULL ORDER BY "id" DESC LIMIT 1`);
   const jobById = m.select('WHERE "task_id" = ?');
   const dueJobs = m.select('WHERE "done_at" IS NULL AND "next_at" <= ? ORDER BY "next_at" LIMIT ?');
 
@@ -36,6 +38,8 @@ export function filesRepo(sqlite: Database.Database) {
     liveRefs: (sha256: string): number => (liveRefs.get(sha256) as { n: number }).n,
     /** Every hash some file still references (start-up sweep of orphaned blobs). */
     liveHashes: (): Set<string> => new Set((liveHashes.all() as { sha: string }[]).map((r) => r.sha)),
+    /** The key's newest live pinned copy of `url` whose id sorts at or after `sinceId`. */
+    recentInput: (keyId: string, url: string, sinceId: string): FileRow | undefined => recentInput.get(keyId, sinceId, url),
     insertJob: (row: MirrorJobRow): void => m.insert(row),
     job: (taskId: string): MirrorJobRow | undefined => jobById.get(taskId),
     updateJob: (taskId: string, patch: MirrorJobPatch): void => m.update(taskId, patch),
