@@ -64,6 +64,12 @@ export const configSchema = z.strictObject({
       allow_insecure: z.boolean().default(false),
       timeout_ms: z.number().int().positive().default(10_000),
       max_retries: z.number().int().min(0).max(10).default(3),
+      /** Deliveries sent at once, over all receivers. */
+      concurrency: z.number().int().positive().default(16),
+      /** Deliveries sent at once to one receiver host: a hanging receiver cannot take every slot. */
+      per_host_concurrency: z.number().int().positive().default(4),
+      /** Due deliveries read per tick (each receiver host's oldest first, a few per host). */
+      batch: z.number().int().positive().default(100),
     })
     .prefault({}),
   routing: z

@@ -20,54 +20,108 @@ export interface CallbackWorkerDeps {
   onDelivery?: (outcome: 'delivered' | 'retry' | 'failed') => void;
 }
 
-const BATCH = 100;
-const CONCURRENCY = 16;
-
 export class CallbackWorker {
   private timer: NodeJS.Timeout | null = null;
-  private running: Promise<number> | null = null;
   private stopped = false;
+  /** Due deliveries from the last read of the outbox, per receiver host, not yet launched. */
+  private queues = new Map<string, string[]>();
+  /** Deliveries being sent, per receiver host: the per-host bound. */
+  private readonly active = new Map<string, number>();
   private readonly inFlight = new Set<string>();
+  /** Every delivery being sent, so stop() and runDue() can wait for them. */
+  private readonly sends = new Set<Promise<void>>();
 
   constructor(
     private readonly deps: CallbackWorkerDeps,
     private readonly tickMs = 250,
   ) {}
 
+  /**
+   * Send in the background on a real timer. Each tick re-reads the outbox; a finished delivery frees
+   * its slot for the next queued one at once, so no tick waits for the slowest receiver and a hanging
+   * receiver holds at most its own host's slots.
+   */
   start(): void {
     this.stopped = false;
-    const loop = async () => {
+    const loop = () => {
       if (this.stopped) return;
       try {
-        await this.runDue();
+        this.refill();
       } catch (err) {
         this.deps.log.error({ err }, 'callback tick failed');
       }
-      if (!this.stopped) this.timer = setTimeout(loop, this.tickMs);
+      this.timer = setTimeout(loop, this.tickMs);
     };
     this.timer = setTimeout(loop, 0);
   }
 
+  /** Stop launching; resolves when the deliveries being sent are done. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    await this.running;
+    this.queues.clear();
+    while (this.sends.size) await Promise.all(this.sends);
   }
 
-  /** Send every delivery due now (one bounded batch). Returns how many were tried. Tests call this. */
-  runDue(): Promise<number> {
-    this.running ??= this.tick().finally(() => (this.running = null));
-    return this.running;
-  }
-
-  private async tick(): Promise<number> {
-    const queue = this.deps.store.deliveries.due(this.deps.now(), BATCH).filter((id) => !this.inFlight.has(id));
-    const count = queue.length;
-    const worker = async () => {
-      for (let id = queue.shift(); id !== undefined; id = queue.shift()) await this.deliver(id);
-    };
-    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, count) }, worker));
+  /** Read what is due, send it within the bounds and wait until those sends are done. Returns how many were read. Tests call this. */
+  async runDue(): Promise<number> {
+    const count = this.refill();
+    while (this.sends.size) await Promise.all(this.sends);
     return count;
+  }
+
+  /** Read due deliveries (a few per receiver host, through the index) and launch within free slots. */
+  private refill(): number {
+    const { store, config, now } = this.deps;
+    const { batch, per_host_concurrency: perHost } = config.callbacks;
+    const queues = new Map<string, string[]>();
+    let count = 0;
+    // Twice the per-host bound: a host's rows already in flight are read again and skipped, and what
+    // is left must still fill the slots they free before the next tick.
+    for (const { id, url } of store.deliveries.dueByReceiver(now(), perHost * 2, batch)) {
+      if (this.inFlight.has(id)) continue;
+      const host = hostOf(url);
+      const queue = queues.get(host);
+      if (queue) queue.push(id);
+      else queues.set(host, [id]);
+      count++;
+    }
+    this.queues = queues;
+    this.pumpAll();
+    return count;
+  }
+
+  /** Launch queued deliveries, host by host in turn, while the global and per-host bounds allow. */
+  private pumpAll(): void {
+    const { concurrency, per_host_concurrency: perHost } = this.deps.config.callbacks;
+    let launched = true;
+    while (launched && this.sends.size < concurrency) {
+      launched = false;
+      for (const [host, queue] of this.queues) {
+        if (this.sends.size >= concurrency) return;
+        if ((this.active.get(host) ?? 0) >= perHost) continue;
+        const id = queue.shift();
+        if (queue.length === 0) this.queues.delete(host);
+        if (id === undefined || this.inFlight.has(id)) continue;
+        this.launch(host, id);
+        launched = true;
+      }
+    }
+  }
+
+  private launch(host: string, id: string): void {
+    this.active.set(host, (this.active.get(host) ?? 0) + 1);
+    this.inFlight.add(id);
+    const send = this.deliver(id)
+      .catch((err: unknown) => this.deps.log.error({ err, delivery: id }, 'callback delivery failed'))
+      .finally(() => {
+        this.active.set(host, (this.active.get(host) ?? 1) - 1);
+        if (this.active.get(host) === 0) this.active.delete(host);
+        this.inFlight.delete(id);
+        this.sends.delete(send);
+        if (!this.stopped) this.pumpAll();
+      });
+    this.sends.add(send);
   }
 
   private async deliver(id: string): Promise<void> {
@@ -76,7 +130,6 @@ export class CallbackWorker {
     if (!d || d.status !== 'pending') return;
     const key = store.keys.byId(d.keyId);
     if (!key) return;
-    this.inFlight.add(id);
     let statusCode: number | null = null;
     let error: string | null = null;
     try {
@@ -103,8 +156,6 @@ export class CallbackWorker {
       if (statusCode < 200 || statusCode >= 300) error = `answered ${statusCode}`;
     } catch (err) {
       error = (err as Error).message;
-    } finally {
-      this.inFlight.delete(id);
     }
     const at = now();
     const attempts = d.attempts + 1;
@@ -123,5 +174,14 @@ export class CallbackWorker {
       nextAttemptAt: giveUp ? null : at + 1_000 * 2 ** (attempts - 1),
       updatedAt: at,
     });
+  }
+}
+
+/** The receiver host (with port) a delivery goes to; an unparsable URL gets a bucket of its own and fails in the guard. */
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
   }
 }

@@ -1,19 +1,31 @@
 /** The callback outbox and idempotency records. */
-import { and, asc, desc, eq, isNotNull, lt, lte, sql } from 'drizzle-orm';
+import { and, desc, eq, lt, sql } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { callbackDeliveries, idempotencyKeys, type DeliveryRow, type IdempotencyRow } from '../schema/index.ts';
 
 export type DeliveryPatch = Partial<Omit<DeliveryRow, 'id' | 'taskId' | 'keyId' | 'createdAt'>>;
 
 export function deliveriesRepo(db: Db) {
-  const due = db
-    .select({ id: callbackDeliveries.id })
-    .from(callbackDeliveries)
-    .where(and(isNotNull(callbackDeliveries.nextAttemptAt), lte(callbackDeliveries.nextAttemptAt, sql.placeholder('now'))))
-    .orderBy(asc(callbackDeliveries.nextAttemptAt))
-    .limit(sql.placeholder('limit'))
-    .prepare();
+  // Partitioned by the URL's authority (host[:port], userinfo included), cut at the first '/' after '//'.
+  // A URL with a query right after the host only gets a partition of its own; the worker still bounds
+  // every real host in memory. Round robin: every receiver's oldest, then every second oldest, and so on.
+  const authority = sql.raw("substr(substr(url, instr(url, '//') + 2), 1, instr(substr(url, instr(url, '//') + 2) || '/', '/') - 1)");
+  const dueFair = (now: number, perReceiver: number, limit: number) =>
+    db.all<{ id: string; url: string }>(sql`
+    SELECT id, url FROM (
+      SELECT id, url, next_attempt_at AS at, row_number() OVER (
+        PARTITION BY ${authority}
+        ORDER BY next_attempt_at, id) AS n
+      FROM callback_deliveries WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ${now}
+    ) WHERE n <= ${perReceiver} ORDER BY n, at, id LIMIT ${limit}`);
   return {
+    /**
+     * Due deliveries, at most `perReceiver` per receiver host and `limit` in all, receivers in turn: a
+     * receiver whose backlog never drains cannot keep another receiver's deliveries from being read.
+     */
+    dueByReceiver(now: number, perReceiver: number, limit: number): { id: string; url: string }[] {
+      return dueFair(now, perReceiver, limit);
+    },
     /** Insert unless a delivery with this id exists (an end is announced once). */
     insert(row: DeliveryRow): void {
       db.insert(callbackDeliveries).values(row).onConflictDoNothing().run();
@@ -26,9 +38,6 @@ export function deliveriesRepo(db: Db) {
     },
     update(id: string, patch: DeliveryPatch): void {
       db.update(callbackDeliveries).set(patch).where(eq(callbackDeliveries.id, id)).run();
-    },
-    due(now: number, limit: number): string[] {
-      return due.all({ now, limit }).map((r) => r.id);
     },
     all(): DeliveryRow[] {
       return db.select().from(callbackDeliveries).all();
