@@ -1,5 +1,6 @@
 /** Cancel a task where its provider allows it; the whole hold is refunded. */
 import { ProviderError } from '../../providers/types.ts';
+import { providerFailureText } from './client-errors.ts';
 import { ApiError } from '../errors.ts';
 import { TERMINAL, providerById, refOf, type EngineContext } from './context.ts';
 import { finishCancelled } from './finish.ts';
@@ -17,8 +18,10 @@ export async function cancel(ctx: EngineContext, taskId: string): Promise<void> 
   try {
     await adapter.cancel(refOf(task, attempt.upstreamId, attempt.upstreamHandle));
   } catch (err) {
-    const msg = err instanceof ProviderError ? err.message : String(err);
-    throw new ApiError('task_not_cancellable', `provider ${task.provider} refused to cancel: ${msg}`);
+    // The provider's words go to the log only (they may name the operator's account); the client gets a fixed text.
+    ctx.log.warn({ task: taskId, provider: task.provider, err: err instanceof Error ? err.message : String(err) }, 'upstream cancel failed');
+    const why = err instanceof ProviderError && err.kind === 'invalid_request' ? 'the provider refused' : providerFailureText(err instanceof ProviderError ? err.kind : null);
+    throw new ApiError('task_not_cancellable', `provider ${task.provider} could not cancel: ${why}`);
   } finally {
     ctx.inFlight.delete(taskId);
   }

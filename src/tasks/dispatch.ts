@@ -15,6 +15,7 @@ import type { RoutePrefs } from '../routing/preferences.ts';
 import type { CanonicalModel, Quality } from '../../providers/types.ts';
 import { TERMINAL, requestOf, type EngineContext } from './context.ts';
 import type { AttemptEnd } from './finish.ts';
+import { providerFailureText } from './client-errors.ts';
 
 /** With webhooks registered, polls are this much rarer (they only catch lost deliveries). */
 const WEBHOOK_POLL_FACTOR = 4;
@@ -167,7 +168,8 @@ async function sendCreate(ctx: EngineContext, taskId: string, task: TaskRow, { a
       if (created === undefined) {
         markAttempt(ctx, attempt.id, 'unknown', e.kind, e.message);
         ctx.health.failure(provider.id, task.model);
-        reasons.push(`${provider.id}: outcome unknown (${e.message})`);
+        ctx.log.warn({ task: taskId, provider: provider.id, kind: e.kind, err: e.message }, 'create outcome unknown');
+        reasons.push(`${provider.id}: ${providerFailureText(e.kind)}`);
         return null;
       }
     } else {
@@ -176,7 +178,9 @@ async function sendCreate(ctx: EngineContext, taskId: string, task: TaskRow, { a
     if (!created) {
       markAttempt(ctx, attempt.id, 'failed', e.code ?? e.kind, e.message);
       ctx.health.failure(provider.id, task.model);
-      reasons.push(`${provider.id}: ${e.message}`);
+      // The provider's words stay with the attempt and the log; the client reads a fixed text (client-errors.ts).
+      ctx.log.warn({ task: taskId, provider: provider.id, kind: e.kind, code: e.code, err: e.message }, 'create failed');
+      reasons.push(`${provider.id}: ${providerFailureText(e.kind)}`);
       return null;
     }
   }

@@ -10,6 +10,7 @@ import { accept, dispatch, pollDelay } from './dispatch.ts';
 import { finishCancelled, finishCompleted, finishFailed, measureUsage } from './finish.ts';
 import { IDEMPOTENCY_TTL_MS } from './idempotency.ts';
 import { recoverInterrupted } from './recover.ts';
+import { providerFailureText } from './client-errors.ts';
 
 /** Status reads in a row that may answer "not found" before the upstream task is taken as lost. */
 const NOT_FOUND_LIMIT = 3;
@@ -241,10 +242,13 @@ export class Poller {
     if (attempt) {
       this.endAttempt(task.id, attempt.id, 'failed', code, message);
       this.ctx.health.failure(attempt.providerId, task.model);
+      this.ctx.log.warn({ task: task.id, provider: attempt.providerId, code, err: message }, 'attempt failed provider-side; failing over');
     }
     const outcome = await dispatch(this.ctx, task.id);
     if (outcome.kind === 'rejected') finishFailed(this.ctx, task.id, 'upstream_rejected', outcome.message, outcome.attempt);
-    if (outcome.kind === 'exhausted') finishFailed(this.ctx, task.id, 'upstream_failed', `${message}; ${outcome.reasons.join('; ')}`);
+    // `message` may be the provider's own words (account, prices): the task's error gets a fixed text.
+    const first = `${attempt?.providerId ?? task.provider ?? 'provider'}: ${providerFailureText(code)}`;
+    if (outcome.kind === 'exhausted') finishFailed(this.ctx, task.id, 'upstream_failed', `${first}; ${outcome.reasons.join('; ')}`);
   }
 
   /**

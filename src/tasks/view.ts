@@ -5,6 +5,7 @@ import { microsToUsd } from '../pricing/money.ts';
 import { DEFAULT_ESTIMATED_TIME } from '../catalog/models.ts';
 import type { CanonicalModel } from '../../providers/types.ts';
 import { TERMINAL } from './context.ts';
+import { providerFailureText } from './client-errors.ts';
 
 const seconds = (ms: number) => Math.floor(ms / 1000);
 
@@ -51,13 +52,23 @@ export function taskView(task: TaskRow, attempts: readonly AttemptView[], opts: 
     // Mirrored outputs (CONTRACT §8); absent while results are the upstream's own URLs.
     ...(task.resultFiles && task.status === 'completed' ? { result_files: JSON.parse(task.resultFiles) as unknown[] } : {}),
     error: task.errorCode ? { code: task.errorCode, message: task.errorMessage ?? '' } : null,
-    attempts: attempts.map((a) => ({
+    attempts: attempts.map((a, i) => ({
       provider: a.providerId,
       status: ATTEMPT_VIEW[a.status],
       upstream_id: a.upstreamId,
-      ...(a.errorCode ? { error: { code: a.errorCode, message: a.errorMessage ?? '' } } : {}),
+      ...(a.errorCode ? { error: { code: a.errorCode, message: attemptMessage(task, a, i === attempts.length - 1) } } : {}),
     })),
   };
+}
+
+/**
+ * An attempt's error as the client reads it: the upstream's words only for the input rejection that
+ * ended the task (always the last attempt); any other failure was provider-side and gets a fixed text
+ * (client-errors.ts), so a provider's account or price details never reach a client.
+ */
+function attemptMessage(task: TaskRow, a: AttemptView, last: boolean): string {
+  if (last && task.errorCode === 'upstream_rejected') return a.errorMessage ?? '';
+  return providerFailureText(a.errorCode);
 }
 
 export type TaskView = ReturnType<typeof taskView>;

@@ -34,6 +34,7 @@ export function adminTaskView(deps: AppDeps, task: TaskRow, attempts: readonly A
     list_priced: task.listPriced,
     attempts: base.attempts.map((a, i) => ({
       ...a,
+      ...(attempts[i]!.errorMessage !== null ? { upstream_message: attempts[i]!.errorMessage } : {}),
       unit_cost_usd: microsToUsd(attempts[i]!.unitCostMicros),
       // What the provider may bill for this attempt (what reconciliation compares with its statement).
       upstream_cost_usd: microsToUsd(attemptCostMicros(task, attempts[i]!)),
