@@ -2,6 +2,9 @@
  * Delivering callbacks from the outbox: Standard Webhooks signatures (the maintained
  * `standardwebhooks` package) with the key's `whsec_` secret, a timeout, no redirects followed,
  * retries at 1 s, 2 s, 4 s. Its schedule is `next_attempt_at` in SQLite, so it resumes after a restart.
+ * Fair across receivers: due rows are read a few per receiver host, sends start as slots free, and one
+ * host gets at most `callbacks.per_host_concurrency` of the `callbacks.concurrency` slots, so a receiver
+ * that hangs (each send waits out `callbacks.timeout_ms`) delays only its own callbacks.
  */
 import { request } from 'undici';
 import { Webhook } from 'standardwebhooks';
@@ -94,17 +97,18 @@ export class CallbackWorker {
   /** Launch queued deliveries, host by host in turn, while the global and per-host bounds allow. */
   private pumpAll(): void {
     const { concurrency, per_host_concurrency: perHost } = this.deps.config.callbacks;
-    let launched = true;
-    while (launched && this.sends.size < concurrency) {
-      launched = false;
+    // One per host per round, so a long queue for one host does not go first; stops when no host can take more.
+    let progress = true;
+    while (progress && this.sends.size < concurrency) {
+      progress = false;
       for (const [host, queue] of this.queues) {
         if (this.sends.size >= concurrency) return;
         if ((this.active.get(host) ?? 0) >= perHost) continue;
         const id = queue.shift();
         if (queue.length === 0) this.queues.delete(host);
-        if (id === undefined || this.inFlight.has(id)) continue;
-        this.launch(host, id);
-        launched = true;
+        if (id === undefined) continue;
+        progress = true;
+        if (!this.inFlight.has(id)) this.launch(host, id);
       }
     }
   }

@@ -5,6 +5,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { openStore } from '../../src/db/store.ts';
 import { startGateway, type Gateway } from '../helpers/gateway.ts';
 
 const PRICE = { '720p': 0.1, '1080p': 0.2 };
@@ -95,6 +96,25 @@ describe('callback worker fairness', () => {
       expect(d).toMatchObject({ status: 'pending', attempts: 1, lastStatusCode: null });
       expect(d.lastError).toBeTruthy();
       expect(d.nextAttemptAt).toBeGreaterThan(gw.now());
+    }
+  });
+});
+
+describe('reading due deliveries', () => {
+  it('a few per receiver host, receivers in turn, oldest first within each; nothing not yet due', async () => {
+    const store = openStore(':memory:');
+    try {
+      const row = (id: string, url: string, at: number) =>
+        store.deliveries.insert({ id, taskId: id, keyId: 'k', url, event: 'task.completed', payload: '{}', status: 'pending', attempts: 0, nextAttemptAt: at, lastStatusCode: null, lastError: null, createdAt: 0, updatedAt: 0, deliveredAt: null });
+      for (let i = 0; i < 5; i++) row(`a${i}`, `http://a.example:8080/hook/${i}`, 10 + i); // one host, many paths
+      row('b0', 'https://b.example', 50); // no path
+      row('c0', 'https://user@c.example/x?y=1', 60);
+      row('late', 'https://d.example/x', 1_000);
+      const ids = store.deliveries.dueByReceiver(100, 2, 10).map((d) => d.id);
+      expect(ids).toEqual(['a0', 'b0', 'c0', 'a1']);
+      expect(store.deliveries.dueByReceiver(100, 2, 2).map((d) => d.id)).toEqual(['a0', 'b0']);
+    } finally {
+      await store.close();
     }
   });
 });
