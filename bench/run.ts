@@ -211,8 +211,9 @@ async function benchTracking(n: number) {
     bulkInsertTasks(db, { count: n, state: 'inflight', upstreamPrefix: 'trk-' });
     const insertMs = Date.now() - t0;
     log(`tracking: ${n} upstream tasks created in the emulator (${emuCreateMs} ms), ${n} task rows in the gateway DB (${insertMs} ms)`);
-    // --expose-gc only so the bench can force one collection at the very end (retained vs garbage).
-    gw = await startChild({ role: 'gateway', db: db.path, emulatorUrl: emu.info.emulatorUrl!, polling: TRACK_POLLING, startPoller: false }, ['--expose-gc'], { compiled: true });
+    // --expose-gc only so the bench can force one collection at the very end (retained vs garbage);
+    // BENCH_GW_FLAGS adds node flags to try (e.g. --optimize-for-size, docs/operations.md).
+    gw = await startChild({ role: 'gateway', db: db.path, emulatorUrl: emu.info.emulatorUrl!, polling: TRACK_POLLING, startPoller: false }, ['--expose-gc', ...(process.env.BENCH_GW_FLAGS?.split(' ').filter(Boolean) ?? [])], { compiled: true });
     await sleep(1_000);
     const idle = gw.rss();
     const idleMem = await gw.call<NodeJS.MemoryUsage>('mem');
