@@ -1,5 +1,6 @@
 /** Keys (admin): list with balance and budgets, Create key (secrets shown once), Revoke, Credit. */
 import { Alert, PageHead } from '../layout.tsx';
+import { num, TablePanel } from './parts.tsx';
 
 export function KeysView() {
   return (
@@ -29,25 +30,10 @@ export function KeysView() {
         <div class="notice secret" id="created" hidden aria-live="polite"></div>
       </section>
       <Alert />
-      <section class="panel">
-        <div class="table-wrap">
-          <table id="keys" class="cards">
-            <thead>
-              <tr>
-                <th>Name</th>
-                <th>Prefix</th>
-                <th class="num">Balance</th>
-                <th class="num hide-phone">Daily budget</th>
-                <th class="num hide-phone">Monthly budget</th>
-                <th>Status</th>
-                <th>Credit</th>
-                <th></th>
-              </tr>
-            </thead>
-            <tbody></tbody>
-          </table>
-        </div>
-      </section>
+      <TablePanel
+        id="keys"
+        columns={['Name', 'Prefix', num('Balance'), ['Daily budget', 'num hide-phone'], ['Monthly budget', 'num hide-phone'], 'Status', 'Credit', '']}
+      />
     </>
   );
 }

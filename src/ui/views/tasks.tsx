@@ -1,5 +1,6 @@
 /** Tasks: the latest 20 (admin: every key's), a detail with attempts and ledger lines, the video. */
 import { Alert, PageHead } from '../layout.tsx';
+import { num, TablePanel } from './parts.tsx';
 
 export function TasksView() {
   return (
@@ -10,23 +11,7 @@ export function TasksView() {
         </p>
       </PageHead>
       <Alert />
-      <section class="panel">
-        <div class="table-wrap">
-          <table id="tasks" class="cards">
-            <thead>
-              <tr>
-                <th>Task</th>
-                <th>Status</th>
-                <th>Provider</th>
-                <th class="num">Attempts</th>
-                <th class="num">Cost</th>
-                <th class="hide-phone">Created</th>
-              </tr>
-            </thead>
-            <tbody></tbody>
-          </table>
-        </div>
-      </section>
+      <TablePanel id="tasks" columns={['Task', 'Status', 'Provider', num('Attempts'), num('Cost'), ['Created', 'hide-phone']]} />
       <section class="panel stack" id="detail" hidden aria-live="polite"></section>
     </>
   );
