@@ -8,20 +8,15 @@
  * Standalone: `npx tsx bench/probe-flood.ts`; in `npm run bench` as the `probe` section.
  * `PROBE_FLOOD_UNBOUNDED=1` lifts the probe bounds (what the gateway did before them), for comparison.
  */
-import { fork } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pino from 'pino';
+import { forkGatewayChild, MB, serveGatewayChild } from './lib/rss-gateway.ts';
 
 const FLOOD = 800;
 const KEYS = 8;
 const MOOV_BYTES = 4 * 1024 * 1024;
 const ADMIN = 'rr_admin_probe_flood';
-const MB = (b: number) => Math.round((b / 1048576) * 10) / 10;
 
 /** The result `npm run bench` stores under `probe`. */
 export interface ProbeFloodResult {
@@ -68,48 +63,25 @@ async function slowMediaServer() {
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => { server.closeAllConnections(); server.close(); } };
 }
 
-function rssOf(pid: number): { rss: number; hwm: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) * 1024;
-  return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
-}
-
 /** Child: a gateway with the default limits, on a fresh database. */
-async function child(): Promise<void> {
-  const { parseConfig } = await import('../src/config.ts');
-  const { openStore } = await import('../src/db/store.ts');
-  const { createRuntime } = await import('../src/runtime.ts');
-  const { listen } = await import('../providers/emulator-kit.ts');
-  const dir = mkdtempSync(join(tmpdir(), 'reelroute-flood-'));
-  const store = openStore(join(dir, 'db.sqlite'));
+function child(): Promise<void> {
   const unbounded = process.env.PROBE_FLOOD_UNBOUNDED === '1';
   const huge = 1e9;
-  const config = parseConfig({
-    callbacks: { allow_insecure: true },
-    ...(unbounded ? { media: { probe_max_concurrent: huge, probe_max_queued: huge, probe_max_bytes_in_flight: huge, probe_per_key: huge } } : {}),
-    providers: [{ id: 'fal-main', type: 'fal', base_url: 'http://127.0.0.1:9', api_key: 'k' }],
+  return serveGatewayChild({
+    dirPrefix: 'reelroute-flood-',
+    adminKey: ADMIN,
+    config: {
+      callbacks: { allow_insecure: true },
+      ...(unbounded ? { media: { probe_max_concurrent: huge, probe_max_queued: huge, probe_max_bytes_in_flight: huge, probe_per_key: huge } } : {}),
+      providers: [{ id: 'fal-main', type: 'fal', base_url: 'http://127.0.0.1:9', api_key: 'k' }],
+    },
   });
-  const runtime = createRuntime({ config, store, adminKey: ADMIN, log: pino({ level: 'silent' }) });
-  const server = await listen(runtime.app);
-  process.on('message', (msg: string) => {
-    if (msg === 'gc') {
-      (globalThis as { gc?: () => void }).gc?.();
-      process.send!('gc-done');
-    } else if (msg === 'exit') {
-      void server.close().then(() => store.close()).then(() => {
-        rmSync(dir, { recursive: true, force: true });
-        process.exit(0);
-      });
-    }
-  });
-  process.send!({ url: server.url });
 }
 
 /** Parent: start the child and the media server, flood, measure. */
 export async function benchProbeFlood(): Promise<ProbeFloodResult> {
-  const proc = fork(fileURLToPath(import.meta.url), ['--child'], { execArgv: ['--import', 'tsx', '--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const { url } = await new Promise<{ url: string }>((resolve) => proc.once('message', (m) => resolve(m as { url: string })));
-  const gc = () => new Promise<void>((resolve) => { proc.once('message', () => resolve()); proc.send('gc'); });
+  const gateway = await forkGatewayChild(fileURLToPath(import.meta.url));
+  const { url, gc } = gateway;
   const media = await slowMediaServer();
   try {
     const call = async (path: string, key: string, body: unknown) => {
@@ -122,14 +94,14 @@ export async function benchProbeFlood(): Promise<ProbeFloodResult> {
       call('/v1/videos/generations/estimate', keys[i % KEYS]!, { model: 'kling-v3-motion-control', image_urls: [`${media.url}/img.png`], video_urls: [`${media.url}/v/${i}.mp4`] });
     await estimate(-1); // warm: one probe end to end
     await gc();
-    const before = rssOf(proc.pid!);
+    const before = gateway.rss();
     const started = Date.now();
     const answers = await Promise.all(Array.from({ length: FLOOD }, (_, i) => estimate(i)));
     const seconds = Math.round((Date.now() - started) / 100) / 10;
-    const peak = rssOf(proc.pid!).hwm;
+    const peak = gateway.rss().hwm;
     await new Promise((r) => setTimeout(r, 1_000));
     await gc();
-    const after = rssOf(proc.pid!).rss;
+    const after = gateway.rss().rss;
     const answered: Record<string, number> = {};
     for (const a of answers) {
       const label = `${a.status}${a.body.error ? ` ${a.body.error.code}` : ''}`;
@@ -138,8 +110,7 @@ export async function benchProbeFlood(): Promise<ProbeFloodResult> {
     return { estimates: FLOOD, answered, seconds, rss_before_mb: MB(before.rss), rss_peak_mb: MB(peak), rss_after_mb: MB(after) };
   } finally {
     media.close();
-    proc.send('exit');
-    await new Promise((r) => proc.once('exit', r));
+    await gateway.exit();
   }
 }
 

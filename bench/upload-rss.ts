@@ -7,17 +7,12 @@
  *
  * Standalone: `npx tsx bench/upload-rss.ts`; in `npm run bench` as the `upload` section.
  */
-import { fork } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pino from 'pino';
+import { forkGatewayChild, MB, serveGatewayChild } from './lib/rss-gateway.ts';
 
 const UPLOAD_BYTES = 100 * 1024 * 1024;
 const ADMIN = 'rr_admin_upload_rss';
-const MB = (b: number) => Math.round((b / 1048576) * 10) / 10;
 
 /** The result `npm run bench` stores under `upload`. */
 export interface UploadRssResult {
@@ -30,34 +25,13 @@ export interface UploadRssResult {
   rss_after_mb: number;
 }
 
-function rssOf(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
-}
-
 /** Child: a gateway with the default files limits (100 MB), on a fresh database and folder. */
-async function child(): Promise<void> {
-  const { parseConfig } = await import('../src/config.ts');
-  const { openStore } = await import('../src/db/store.ts');
-  const { createRuntime } = await import('../src/runtime.ts');
-  const { listen } = await import('../providers/emulator-kit.ts');
-  const dir = mkdtempSync(join(tmpdir(), 'reelroute-upload-'));
-  const store = openStore(join(dir, 'db.sqlite'));
-  const config = parseConfig({ server: { public_base_url: 'https://files.example.com' }, providers: [] });
-  const runtime = createRuntime({ config, store, adminKey: ADMIN, log: pino({ level: 'silent' }) });
-  const server = await listen(runtime.app);
-  process.on('message', (msg: string) => {
-    if (msg === 'gc') {
-      (globalThis as { gc?: () => void }).gc?.();
-      process.send!('gc-done');
-    } else if (msg === 'exit') {
-      void server.close().then(() => store.close()).then(() => {
-        rmSync(dir, { recursive: true, force: true });
-        process.exit(0);
-      });
-    }
+function child(): Promise<void> {
+  return serveGatewayChild({
+    dirPrefix: 'reelroute-upload-',
+    adminKey: ADMIN,
+    config: { server: { public_base_url: 'https://files.example.com' }, providers: [] },
   });
-  process.send!({ url: server.url });
 }
 
 /** Stream a multipart upload of `size` bytes, generated chunk by chunk; resolves with the status. */
@@ -96,23 +70,22 @@ async function streamUpload(url: string, key: string, size: number): Promise<num
 
 /** Parent: start the child, upload, sample its RSS. */
 export async function benchUploadRss(): Promise<UploadRssResult> {
-  const proc = fork(fileURLToPath(import.meta.url), ['--child'], { execArgv: ['--import', 'tsx', '--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const { url } = await new Promise<{ url: string }>((resolve) => proc.once('message', (m) => resolve(m as { url: string })));
-  const gc = () => new Promise<void>((resolve) => { proc.once('message', () => resolve()); proc.send('gc'); });
+  const gateway = await forkGatewayChild(fileURLToPath(import.meta.url));
+  const { url, gc } = gateway;
   try {
     const res = await fetch(`${url}/admin/keys`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'uploader' }) });
     const { key } = (await res.json()) as { key: string };
     await streamUpload(url, key, 1024 * 1024); // warm: the upload path end to end once
     await gc();
-    const before = rssOf(proc.pid!);
+    const before = gateway.rss().rss;
     let peak = before;
-    const sampler = setInterval(() => (peak = Math.max(peak, rssOf(proc.pid!))), 20);
+    const sampler = setInterval(() => (peak = Math.max(peak, gateway.rss().rss)), 20);
     const started = Date.now();
     const status = await streamUpload(url, key, UPLOAD_BYTES);
     const seconds = (Date.now() - started) / 1000;
     clearInterval(sampler);
     await gc();
-    const after = rssOf(proc.pid!);
+    const after = gateway.rss().rss;
     return {
       upload_mb: MB(UPLOAD_BYTES),
       status,
@@ -123,8 +96,7 @@ export async function benchUploadRss(): Promise<UploadRssResult> {
       rss_after_mb: MB(after),
     };
   } finally {
-    proc.send('exit');
-    await new Promise((r) => proc.once('exit', r));
+    await gateway.exit();
   }
 }
 
