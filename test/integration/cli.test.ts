@@ -9,12 +9,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFalEmulator } from '../../providers/fal/emulator.ts';
 import { startKieEmulator } from '../../providers/kie/emulator.ts';
 import type { Emulator } from '../../providers/emulator-kit.ts';
 import { startMediaServer } from '../helpers/gateway.ts';
+import { killGatewayProcesses, spawnGatewayProcess } from '../helpers/gateway-process.ts';
 
 const ADMIN = 'rr_admin_cli_test';
 let dir: string;
@@ -69,19 +69,7 @@ beforeAll(async () => {
       ],
     }),
   );
-  gateway = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: { ...process.env, REELROUTE_CONFIG: join(dir, 'reelroute.yaml'), REELROUTE_DB: join(dir, 'gw.db'), REELROUTE_ADMIN_KEY: ADMIN, PORT: '0', LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('gateway did not start in 20 s')), 20_000);
-    createInterface({ input: gateway.stdout! }).on('line', (line) => {
-      if (!line.includes('reelroute listening')) return;
-      clearTimeout(timer);
-      resolve((JSON.parse(line) as { url: string }).url);
-    });
-    gateway.once('exit', (code) => reject(new Error(`gateway exited with ${code}`)));
-  });
+  ({ url, child: gateway } = await spawnGatewayProcess({ dir, adminKey: ADMIN }));
 }, 30_000);
 
 afterAll(async () => {
@@ -89,6 +77,7 @@ afterAll(async () => {
     gateway.kill('SIGTERM');
     await new Promise((r) => gateway.once('exit', r));
   }
+  killGatewayProcesses(); // a gateway whose start timed out is still running
   await Promise.all([fal?.close(), kie?.close(), media?.close()]);
   rmSync(dir, { recursive: true, force: true });
   rmSync(dirname(CLI_JS), { recursive: true, force: true });

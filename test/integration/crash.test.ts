@@ -4,22 +4,20 @@
  * upstream once, and be charged once. Real processes need real time, so this test waits on the
  * process (bounded), not on a fake clock.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startFalEmulator } from '../../providers/fal/emulator.ts';
 import type { Emulator } from '../../providers/emulator-kit.ts';
 import { openStore } from '../../src/db/store.ts';
 import { expectLedgerInvariants, startMediaServer } from '../helpers/gateway.ts';
+import { callGateway as api, killGatewayProcesses, processExited, spawnGatewayProcess, waitForTaskEnd } from '../helpers/gateway-process.ts';
 
 const ADMIN = 'rr_admin_crash_test';
 let dir: string;
 let emu: Emulator;
 let media: Awaited<ReturnType<typeof startMediaServer>>;
-const children = new Set<ChildProcess>();
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'reelroute-crash-'));
@@ -36,44 +34,14 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const c of children) c.kill('SIGKILL');
+  killGatewayProcesses();
   await emu.close();
   await media.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Start `src/main.ts` as its own process; resolves with its URL once it listens. */
-function startGatewayProcess(): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: { ...process.env, REELROUTE_CONFIG: join(dir, 'reelroute.yaml'), REELROUTE_DB: join(dir, 'gw.db'), REELROUTE_ADMIN_KEY: ADMIN, PORT: '0', LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('gateway did not start in 20 s')), 20_000);
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      if (!line.includes('reelroute listening')) return;
-      clearTimeout(timer);
-      resolve({ url: (JSON.parse(line) as { url: string }).url, child });
-    });
-    child.once('exit', (code) => reject(new Error(`gateway exited with ${code}`)));
-  });
-}
-
-async function api(url: string, method: string, path: string, key: string, body?: unknown) {
-  const res = await fetch(url + path, {
-    method,
-    headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  });
-  return { status: res.status, body: (await res.json()) as any };
-}
-
-const exited = (child: ChildProcess) => new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('exit', r)));
-
 it('a SIGKILL mid-task loses nothing: completed once upstream, charged once', async () => {
-  const first = await startGatewayProcess();
+  const first = await spawnGatewayProcess({ dir, adminKey: ADMIN });
   const key = (await api(first.url, 'POST', '/admin/keys', ADMIN, { name: 'crash', balance_usd: 5 })).body;
   const submitted = await api(first.url, 'POST', '/v1/videos/generations', key.key, {
     model: 'kling-v3-motion-control',
@@ -82,20 +50,15 @@ it('a SIGKILL mid-task loses nothing: completed once upstream, charged once', as
   });
   expect(submitted.status).toBe(200);
   first.child.kill('SIGKILL');
-  await exited(first.child);
+  await processExited(first.child);
 
-  const second = await startGatewayProcess();
-  let task: any;
-  for (let i = 0; i < 100; i++) {
-    task = (await api(second.url, 'GET', `/v1/tasks/${submitted.body.id}`, key.key)).body;
-    if (task.status === 'completed' || task.status === 'failed') break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const second = await spawnGatewayProcess({ dir, adminKey: ADMIN });
+  const task = await waitForTaskEnd(second.url, submitted.body.id, key.key);
   expect(task.status).toBe('completed');
   expect(task.usage).toMatchObject({ reserved_usd: 0.5, charged_usd: 0.5, refunded_usd: 0 });
   expect(emu.state.tasksCreated).toBe(1);
   second.child.kill('SIGTERM');
-  await exited(second.child);
+  await processExited(second.child);
 
   const store = openStore(join(dir, 'gw.db'));
   try {

@@ -4,17 +4,17 @@
  * must resume so the task completes with working result URLs. Real processes need real time, so
  * this waits on them (bounded), not on a fake clock.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startFalEmulator } from '../../providers/fal/emulator.ts';
 import type { Emulator } from '../../providers/emulator-kit.ts';
 import { startMediaServer } from '../helpers/gateway.ts';
+import { callGateway as api, killGatewayProcesses, processExited, spawnGatewayProcess, waitForTaskEnd } from '../helpers/gateway-process.ts';
 import { MP4 } from './files-fixtures.ts';
 
 const ADMIN = 'rr_admin_files_crash';
@@ -26,7 +26,6 @@ let relay: Server;
 /** Resolved when the gateway first asks the relay for an output file (it is mid-mirror then). */
 let mirrorStarted: () => void = () => undefined;
 let holdOutputs = true;
-const children = new Set<ChildProcess>();
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'reelroute-files-crash-'));
@@ -70,7 +69,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const c of children) c.kill('SIGKILL');
+  killGatewayProcesses();
   relay.closeAllConnections();
   relay.close();
   await emu.close();
@@ -78,38 +77,15 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function startGatewayProcess(): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: { ...process.env, REELROUTE_CONFIG: join(dir, 'reelroute.yaml'), REELROUTE_DB: join(dir, 'gw.db'), REELROUTE_ADMIN_KEY: ADMIN, PORT: String(port), LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('gateway did not start in 20 s')), 20_000);
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      if (!line.includes('reelroute listening')) return;
-      clearTimeout(timer);
-      resolve({ url: (JSON.parse(line) as { url: string }).url, child });
-    });
-    child.once('exit', (code) => reject(new Error(`gateway exited with ${code}`)));
-  });
-}
-
-async function api(url: string, method: string, path: string, key: string, body?: unknown) {
-  const res = await fetch(url + path, { method, headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) });
-  return { status: res.status, body: (await res.json()) as any };
-}
-
 const killed = (child: ChildProcess) => {
   child.kill('SIGKILL');
-  return new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('exit', r)));
+  return processExited(child);
 };
 const filesDir = () => join(dir, 'files');
 const blobs = () => readdirSync(join(filesDir(), 'blobs')).flatMap((d) => readdirSync(join(filesDir(), 'blobs', d)));
 
 it('SIGKILL mid-upload leaves no visible file; SIGKILL mid-mirror resumes; the completed task has working result URLs', async () => {
-  const first = await startGatewayProcess();
+  const first = await spawnGatewayProcess({ dir, adminKey: ADMIN, port });
   const key = (await api(first.url, 'POST', '/admin/keys', ADMIN, { name: 'crash' })).body.key as string;
 
   // 1. Kill mid-upload: bytes are on their way into a temp file.
@@ -132,14 +108,9 @@ it('SIGKILL mid-upload leaves no visible file; SIGKILL mid-mirror resumes; the c
 
   // Restarted: the half upload is gone and was never a file; the mirror resumes and completes the task.
   holdOutputs = false;
-  const second = await startGatewayProcess();
+  const second = await spawnGatewayProcess({ dir, adminKey: ADMIN, port });
   expect(readdirSync(join(filesDir(), 'tmp'))).toEqual([]);
-  let task: any;
-  for (let i = 0; i < 100; i++) {
-    task = (await api(second.url, 'GET', `/v1/tasks/${submitted.body.id}`, key)).body;
-    if (task.status === 'completed' || task.status === 'failed') break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const task = await waitForTaskEnd(second.url, submitted.body.id, key);
   expect(task.status).toBe('completed');
   expect(task.results[0]).toMatch(new RegExp(`^http://127.0.0.1:${port}/files/`));
   expect(task.usage).toMatchObject({ reserved_usd: 0.5, charged_usd: 0.5 });
