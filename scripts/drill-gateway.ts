@@ -5,6 +5,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { DrillEmulator } from './drill-upstreams.ts';
@@ -13,26 +15,44 @@ export interface GatewayPaths {
   root: string;
   dir: string;
   adminKey: string;
+  /**
+   * The fixed loopback port every run of the gateway listens on: it is the gateway's own
+   * `public_base_url`, which turns on pinned inputs, mirrored outputs and upstream webhooks.
+   */
+  port: number;
 }
 
-/** Write the YAML (JSON is valid YAML) config: short polling, insecure callbacks, the emulators. */
+/** A free loopback port (asked of the OS, then released) for a gateway that must keep its address across restarts. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const port = (probe.address() as AddressInfo).port;
+      probe.close(() => resolve(port));
+    });
+    probe.on('error', reject);
+  });
+}
+
+/** Write the YAML (JSON is valid YAML) config: short polling, insecure callbacks, the emulators behind their relays. */
 export function writeConfig(paths: GatewayPaths, emulators: DrillEmulator[]): string {
   const config = {
     // One key submits the whole drill: the per-key create limit would refuse it (not what a drill tests).
-    server: { host: '127.0.0.1', rate_limit: { create_rps: 0 } },
+    server: { host: '127.0.0.1', public_base_url: `http://127.0.0.1:${paths.port}`, rate_limit: { create_rps: 0 } },
     // Its 8 reference clips are first read by up to 32 concurrent submits of that one key.
     media: { probe_per_key: 32 },
     callbacks: { allow_insecure: true, timeout_ms: 5_000, max_retries: 3 },
     // A breaker that opens only on a real outage: the drill's planned failures are spread out.
     routing: { max_attempts: 3, breaker_failures: 50, breaker_cooldown_ms: 1_000 },
     polling: { initial_ms: 300, max_ms: 1_500, per_provider_concurrency: 32, batch: 500 },
-    providers: emulators.map(({ provider, emulator, apiKey }) => ({
+    // Mirrored outputs and pinned inputs are on by default once public_base_url is set; said here anyway.
+    files: { mirror_outputs: true, pin_inputs: true, max_bytes: 20_000_000 },
+    providers: emulators.map(({ provider, relay, apiKey }) => ({
       id: provider.id,
       type: provider.type,
-      base_url: emulator.url,
+      base_url: relay.url,
       api_key: apiKey,
       timeout_ms: 5_000,
-      models: { 'kling-v3-motion-control': { price: { per_second: { '720p': provider.price720, '1080p': provider.price720 * 2 } } } },
+      models: { 'kling-v3-motion-control': { price: provider.price } },
     })),
   };
   const path = join(paths.dir, 'reelroute.yaml');
@@ -64,7 +84,7 @@ export class GatewayProcess {
         REELROUTE_CONFIG: this.configPath,
         REELROUTE_DB: this.dbPath,
         REELROUTE_ADMIN_KEY: this.paths.adminKey,
-        PORT: '0',
+        PORT: String(this.paths.port),
         HOST: '127.0.0.1',
         LOG_LEVEL: 'info',
       },

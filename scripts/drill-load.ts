@@ -6,7 +6,8 @@
 import Database from 'better-sqlite3';
 import type { GatewayProcess } from './drill-gateway.ts';
 import type { PlannedTask } from './drill-plan.ts';
-import type { Upstreams } from './drill-upstreams.ts';
+import { bodyOf, type Upstreams } from './drill-upstreams.ts';
+import { startHalfUpload, tempEntries, type Upload } from './drill-files.ts';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -41,12 +42,15 @@ export interface ApiAnswer {
   body: any;
 }
 
-/** One JSON call with a timeout; throws on network errors (the caller decides what they mean). */
-export async function call(base: string, method: string, path: string, key: string, body?: unknown, timeoutMs = 20_000, headers: Record<string, string> = {}): Promise<ApiAnswer> {
+/**
+ * One JSON call with a timeout; throws on network errors (the caller decides what they mean).
+ * `raw` is sent as the body as it is (with the caller's content-type) instead of JSON.
+ */
+export async function call(base: string, method: string, path: string, key: string, body?: unknown, timeoutMs = 20_000, headers: Record<string, string> = {}, raw?: string): Promise<ApiAnswer> {
   const res = await fetch(base + path, {
     method,
     headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    ...(raw !== undefined ? { body: raw } : body !== undefined ? { body: JSON.stringify(body) } : {}),
     signal: AbortSignal.timeout(timeoutMs),
   });
   const text = await res.text();
@@ -74,7 +78,9 @@ export interface LoadResult {
    * Per kill: ms after the load started, submits in flight at that moment, and attempts the dead
    * process left `submitting` (their create was on its way: written intent, no answer).
    */
-  kills: Array<{ atMs: number; submitsInFlight: number; submittingAttempts: number; downMs: number }>;
+  kills: Array<{ atMs: number; submitsInFlight: number; submittingAttempts: number; downMs: number; halfUpload: boolean; heldMirrors: number }>;
+  /** Upstream ids whose output the gateway was mirroring when a kill struck (`${providerId} ${upstreamId}`). */
+  midMirror: Set<string>;
   faultsQueued: number;
   /** Lost submits sent again with their Idempotency-Key. */
   retried: number;
@@ -102,6 +108,15 @@ export interface LoadOptions {
    * (1.5 s, within the 5 s provider timeout) and the kill waits for a submit held that long.
    */
   midCreateKills?: number;
+  /**
+   * The next this many kills (after the mid-create ones) strike mid-mirror: output downloads are held
+   * at the relays and the kill waits (bounded) until the gateway is waiting on one.
+   */
+  midMirrorKills?: number;
+  /** Uploaded reference clips by length (tasks planned with `upload` use them). */
+  uploads: ReadonlyMap<number, Upload>;
+  /** The gateway's files folder (its temp folder must be empty after every restart). */
+  filesDir: string;
   log: (line: string) => void;
 }
 
@@ -118,17 +133,6 @@ function submittingAttempts(dbPath: string): number {
   }
 }
 
-function bodyOf(t: PlannedTask, upstreams: Upstreams): Record<string, unknown> {
-  return {
-    model: 'kling-v3-motion-control',
-    quality: t.quality,
-    image_urls: [`${upstreams.media.url}/img.png`],
-    video_urls: [`${upstreams.media.url}/v/${t.refS}.mp4`],
-    prompt: `drill:${t.idx}:${t.fate}`,
-    ...(t.callback ? { callback_url: `${upstreams.receiver.url}/cb/${t.idx}` } : {}),
-  };
-}
-
 /** Queue a create fault through the control API, as a drill in another process would: the next create there gets it. */
 async function queueFault(emulatorUrl: string, fault: unknown, result: LoadResult): Promise<void> {
   const res = await fetch(`${emulatorUrl}/__emulator/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ submit: [fault] }) });
@@ -137,7 +141,7 @@ async function queueFault(emulatorUrl: string, fault: unknown, result: LoadResul
 }
 
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
-  const result: LoadResult = { submits: new Map(), cancels: new Map(), kills: [], faultsQueued: 0, retried: 0, problems: [] };
+  const result: LoadResult = { submits: new Map(), cancels: new Map(), kills: [], midMirror: new Set(), faultsQueued: 0, retried: 0, problems: [] };
   const started = Date.now();
   let inFlight = 0;
   /** Start times of the submits in flight. */
@@ -167,7 +171,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     const t0 = Date.now();
     try {
       const headers: Record<string, string> = t.idempotent ? { 'idempotency-key': `drill-${t.idx}` } : {};
-      const res = await call(await o.gate.wait(), 'POST', '/v1/videos/generations', o.key, bodyOf(t, o.upstreams), 20_000, headers);
+      const res = await call(await o.gate.wait(), 'POST', '/v1/videos/generations', o.key, bodyOf(t, o.upstreams, o.uploads), 20_000, headers);
       const ms = Date.now() - t0;
       return res.status === 200 ? { kind: 'ok', taskId: String(res.body.id), ms } : { kind: 'http_error', status: res.status, code: String(res.body?.error?.code ?? res.body), ms };
     } catch (err) {
@@ -194,6 +198,20 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
       // Bounded: the submit loop always moves on (or gives up), and so does this wait.
       while (submitted < at.afterSubmits && !submitsDone) await sleep(20);
       await sleep(at.jitterMs);
+      // Every kill also cuts an upload short: its bytes are in the temp folder when the process dies.
+      let half: Awaited<ReturnType<typeof startHalfUpload>> | null = null;
+      try {
+        half = await startHalfUpload(await o.gate.wait(), o.key, o.filesDir);
+      } catch (err) {
+        result.problems.push(`kill ${i + 1}: half upload not started: ${(err as Error).message}`);
+      }
+      const midMirror = i >= (o.midCreateKills ?? 0) && i < (o.midCreateKills ?? 0) + (o.midMirrorKills ?? 0);
+      if (midMirror) {
+        for (const e of o.upstreams.emulators) e.relay.hold = true;
+        const held = () => o.upstreams.emulators.some((e) => e.relay.held.size > 0);
+        for (let waited = 0; !held() && waited < 20_000; waited += 10) await sleep(10);
+        if (!held()) result.problems.push(`kill ${i + 1}: no output download began within 20 s (not mid-mirror)`);
+      }
       if (i < (o.midCreateKills ?? 0)) {
         await Promise.all(o.upstreams.emulators.map((e) => queueFault(e.emulator.url, { kind: 'hang', ms: HANG_MS }, result)));
         // A submit held for over 300 ms is one whose create hangs upstream: its attempt is `submitting`.
@@ -206,6 +224,14 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
       o.gate.close();
       const downAt = Date.now();
       await o.gateway.kill();
+      half?.req.destroy();
+      let heldMirrors = 0;
+      for (const e of o.upstreams.emulators) {
+        for (const id of e.relay.held) result.midMirror.add(`${e.provider.id} ${id}`);
+        heldMirrors += e.relay.held.size;
+        e.relay.hold = false;
+        e.relay.held.clear();
+      }
       const submitting = submittingAttempts(o.gateway.dbPath);
       o.log(`kill ${i + 1} at ${((downAt - started) / 1000).toFixed(1)} s, after ${submitted} submits, ${submitsInFlight} in flight, ${submitting} attempts submitting`);
       try {
@@ -214,7 +240,11 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
         result.problems.push(`restart after kill ${i + 1} failed: ${(err as Error).message}`);
         return;
       }
-      result.kills.push({ atMs: downAt - started, submitsInFlight, submittingAttempts: submitting, downMs: Date.now() - downAt });
+      // The restarted store sweeps what dead uploads left in its temp folder before it listens.
+      const stray = tempEntries(o.filesDir);
+      if (stray.length) result.problems.push(`after kill ${i + 1}: ${stray.length} stray temp files in the files folder (${stray.slice(0, 3).join(', ')})`);
+      if (half && !half.seen) result.problems.push(`kill ${i + 1}: the half upload never reached the temp folder`);
+      result.kills.push({ atMs: downAt - started, submitsInFlight, submittingAttempts: submitting, downMs: Date.now() - downAt, halfUpload: half?.seen ?? false, heldMirrors });
     }
   })();
 

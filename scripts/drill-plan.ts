@@ -19,6 +19,8 @@ export interface PlannedTask {
   failFirst: number;
   /** Delay after the submit answer before POST /cancel (cancel fates), ms. */
   cancelDelayMs: number;
+  /** The reference video is one the key uploaded (`POST /v1/files`), not a URL of the media server. */
+  upload: boolean;
   /** After this submit, queue a create fault on an emulator (none, a 5xx/429, or accept-then-reset). */
   submitFault: null | { provider: number; fault: { kind: 'status'; status: number } | { kind: 'accept_then_reset' } };
 }
@@ -68,6 +70,7 @@ export function makePlan(tasks: number, seed: number, providers: number): Planne
       idempotent: r() < 0.5,
       failFirst: int(0, 2),
       cancelDelayMs: int(30, 600),
+      upload: r() < 0.25,
       submitFault:
         roll < 0.03
           ? { provider: int(0, providers - 1), fault: { kind: 'status', status: [500, 503, 429][int(0, 2)]! } }

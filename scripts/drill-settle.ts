@@ -15,6 +15,7 @@ export interface ListedTask {
   status: string;
   usage: { reserved_usd: number; charged_usd: number; refunded_usd: number };
   attempts: Array<{ provider: string; status: string; upstream_id: string | null }>;
+  results?: string[] | null;
 }
 
 export interface SettleResult {

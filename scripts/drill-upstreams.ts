@@ -5,28 +5,36 @@
  * so concurrent creates cannot take each other's fates) and remembers which drill task every
  * upstream task belongs to.
  */
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Hono } from 'hono';
 import { Webhook } from 'standardwebhooks';
 import { EMULATORS } from '../providers/emulators.ts';
 import { listen, type Emulator, type Fate, type RunningServer, type SimTask } from '../providers/emulator-kit.ts';
 import { rangeResponse } from '../src/media/range-response.ts';
 import { syntheticMp4 } from '../src/media/synthetic-mp4.ts';
+import type { Upload } from './drill-files.ts';
 import type { PlannedTask } from './drill-plan.ts';
 
 export interface DrillProvider {
   id: string;
   type: string;
-  /** USD per second at 720p (1080p costs twice as much). */
-  price720: number;
+  /** The gateway's motion-control price spec for it (`models.<model>.price`). */
+  price: Record<string, unknown>;
   queueMs: number;
   runMs: number;
 }
 
-/** Cheapest first, so a task normally starts on fal and fails over to replicate, then evolink. */
+/**
+ * The providers' own prices (PROVIDERS.md, as their emulators bill them), so what the gateway records
+ * as upstream cost is what each statement bills and the drill's reconciliation can come out at 0.
+ * Cheapest first: kie (11 credits × $0.005), replicate, evolink, fal; kie and evolink cannot cancel.
+ */
 export const DRILL_PROVIDERS: DrillProvider[] = [
-  { id: 'fal-drill', type: 'fal', price720: 0.1, queueMs: 400, runMs: 1_500 },
-  { id: 'replicate-drill', type: 'replicate', price720: 0.12, queueMs: 600, runMs: 2_500 },
-  { id: 'evolink-drill', type: 'evolink', price720: 0.15, queueMs: 500, runMs: 3_000 },
+  { id: 'kie-drill', type: 'kie', price: { per_second: { '720p': 11, '1080p': 18 }, credit_usd: 0.005 }, queueMs: 300, runMs: 1_500 },
+  { id: 'replicate-drill', type: 'replicate', price: { per_second: { '720p': 0.07, '1080p': 0.12 } }, queueMs: 600, runMs: 2_500 },
+  { id: 'evolink-drill', type: 'evolink', price: { per_second: { '720p': 0.1134, '1080p': 0.1512 } }, queueMs: 500, runMs: 3_000 },
+  { id: 'fal-drill', type: 'fal', price: { per_second: { '720p': 0.126, '1080p': 0.168 } }, queueMs: 400, runMs: 1_500 },
 ];
 
 export interface UpstreamCreate {
@@ -41,6 +49,47 @@ export interface DrillEmulator {
   provider: DrillProvider;
   emulator: Emulator;
   apiKey: string;
+  /** What the gateway calls: a pass-through relay in front of the emulator that can hold output downloads. */
+  relay: Relay;
+}
+
+/**
+ * A transparent HTTP relay in front of one emulator. The emulator names output URLs after the Host
+ * it was asked on, so output downloads (mirroring) come through here too; while `hold` is on they are
+ * never answered, which lets the drill kill the gateway mid-mirror.
+ */
+export interface Relay {
+  url: string;
+  hold: boolean;
+  /** Upstream ids whose output download was held (the gateway was mirroring them). */
+  held: Set<string>;
+  close(): Promise<void>;
+}
+
+async function startRelay(target: string): Promise<Relay> {
+  const held = new Set<string>();
+  const relay: Relay = { url: '', hold: false, held, close: async () => undefined };
+  const server = createServer((req, res) => {
+    const file = /^\/__files\/([^/?]+)\.mp4/.exec(req.url ?? '');
+    if (file && relay.hold) {
+      held.add(decodeURIComponent(file[1]!));
+      return; // never answered: the gateway is killed while it waits
+    }
+    const up = httpRequest(new URL(req.url ?? '/', target), { method: req.method, headers: req.headers }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      r.pipe(res);
+    });
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  relay.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  relay.close = () =>
+    new Promise<void>((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    });
+  return relay;
 }
 
 export interface Upstreams {
@@ -50,6 +99,32 @@ export interface Upstreams {
   media: RunningServer;
   receiver: Receiver;
   close(): Promise<void>;
+}
+
+/**
+ * Where a task starts (CONTRACT §7 `route.order`; failover then goes by price): the providers in
+ * turn, so each sees first creates and not only failovers; cancel fates on one that can cancel
+ * (kie and evolink cannot, and kie is the cheapest).
+ */
+function firstProvider(t: PlannedTask, upstreams: Upstreams): string {
+  const ids = upstreams.emulators.map((e) => e.provider.id);
+  const cancellable = upstreams.emulators.filter((e) => e.provider.type === 'fal' || e.provider.type === 'replicate').map((e) => e.provider.id);
+  const pool = t.fate === 'cancel' && cancellable.length ? cancellable : ids;
+  return pool[t.idx % pool.length]!;
+}
+
+/** The create request of one planned task: its fate in the prompt, an uploaded clip or a media-server URL. */
+export function bodyOf(t: PlannedTask, upstreams: Upstreams, uploads: ReadonlyMap<number, Upload>): Record<string, unknown> {
+  const uploaded = t.upload ? uploads.get(t.refS)?.url : undefined;
+  return {
+    model: 'kling-v3-motion-control',
+    quality: t.quality,
+    image_urls: [`${upstreams.media.url}/img.png`],
+    video_urls: [uploaded ?? `${upstreams.media.url}/v/${t.refS}.mp4`],
+    prompt: `drill:${t.idx}:${t.fate}`,
+    route: { order: [firstProvider(t, upstreams)] },
+    ...(t.callback ? { callback_url: `${upstreams.receiver.url}/cb/${t.idx}` } : {}),
+  };
 }
 
 const PROMPT_RE = /drill:(\d+):([a-z]+)/;
@@ -94,7 +169,7 @@ export async function startUpstreams(plan: readonly PlannedTask[]): Promise<Upst
       creates.set(`${provider.id} ${task.id}`, { providerId: provider.id, upstreamId: task.id, idx, task });
       return task;
     };
-    emulators.push({ provider, emulator, apiKey });
+    emulators.push({ provider, emulator, apiKey, relay: await startRelay(emulator.url) });
   }
   const media = await startMedia();
   const receiver = await startReceiver(plan);
@@ -104,7 +179,7 @@ export async function startUpstreams(plan: readonly PlannedTask[]): Promise<Upst
     media,
     receiver,
     async close() {
-      await Promise.all([...emulators.map((e) => e.emulator.close()), media.close(), receiver.close()]);
+      await Promise.all([...emulators.map((e) => e.emulator.close()), ...emulators.map((e) => e.relay.close()), media.close(), receiver.close()]);
     },
   };
 }

@@ -1,11 +1,15 @@
 /**
- * `npm run drill` (issue 5 §7): the real gateway process behind emulated fal, Replicate and EvoLink
- * upstreams (real clock), ~1,000 tasks with mixed fates (complete, provider-side failure that fails
- * over, failure everywhere, input rejection, cancel; create faults: 5xx/429 and accept-then-reset),
- * callbacks to a receiver that fails the first tries, and three SIGKILLs at random moments with
- * restarts on the same database. Then it waits (bounded) for everything to settle and checks that
- * nothing was lost: every task terminal, the money balanced per task and per key (API and ledger),
- * no second upstream create, every callback delivered with one webhook-id per task event.
+ * `npm run drill` (issue 5 §7): the real gateway process behind emulated kie, Replicate, EvoLink and
+ * fal upstreams (real clock, the providers' own prices), ~1,000 tasks with mixed fates (complete,
+ * provider-side failure that fails over, failure everywhere, input rejection, cancel; create faults:
+ * 5xx/429 and accept-then-reset), callbacks to a receiver that fails the first tries, and three
+ * SIGKILLs at random moments with restarts on the same database (one mid-create, one mid-mirror, each
+ * cutting an upload short). Some tasks use uploaded clips; outputs are mirrored (issue 9 #7). Then it
+ * waits (bounded) for everything to settle and checks that nothing was lost: every task terminal, the
+ * money balanced per task and per key (API and ledger), no second upstream create, every callback
+ * delivered with one webhook-id per task event, no half upload visible, every completed task's result
+ * URLs served by the gateway, and each provider's emulator statement reconciled by the gateway with
+ * no unexplained difference (issue 11 #3; one line per provider is printed).
  *
  *   npm run drill -- [--tasks 1000] [--kills 3] [--seed N] [--window-ms 10000] [--settle-ms 90000]
  *                    [--concurrency 32] [--verbose] [--keep]
@@ -17,9 +21,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { GatewayProcess, writeConfig } from './drill-gateway.ts';
+import { checkResults, listFiles, uploadClips } from './drill-files.ts';
+import { GatewayProcess, freePort, writeConfig } from './drill-gateway.ts';
 import { Gate, call, runLoad } from './drill-load.ts';
 import { killPoints, makePlan } from './drill-plan.ts';
+import { reconcileAll } from './drill-reconcile.ts';
 import { settle } from './drill-settle.ts';
 import { DRILL_PROVIDERS, startUpstreams, type Upstreams } from './drill-upstreams.ts';
 import { verify, type Area } from './drill-verify.ts';
@@ -40,6 +46,10 @@ export interface DrillOptions {
   killBetweenSubmits?: boolean;
   /** The first this many kills catch creates on their way upstream (attempts left `submitting`). Default 1. */
   midCreateKills?: number;
+  /** The next this many kills catch the gateway mirroring an output. Default 1. */
+  midMirrorKills?: number;
+  /** Completed tasks whose result URLs are fetched (default: all). */
+  resultSample?: number;
   /** Called after the gateway stopped, before the checks: lets a self-test break things to see them caught. */
   tamper?: (t: { dbPath: string; upstreams: Upstreams }) => void;
   /** Keep the temp folder (config, database) even when the drill passes. */
@@ -61,6 +71,12 @@ export interface DrillResult {
   status: Record<string, number>;
   deliveries: number;
   missingCallbacks: number;
+  /** One line per provider: its emulator's statement reconciled by the gateway. */
+  reconciliation: string[];
+  /** Result URLs fetched and served (200, MP4). */
+  resultUrls: number;
+  /** Outputs being mirrored when a kill struck (their mirror had to resume). */
+  midMirror: number;
   durationMs: number;
   /** The temp folder, when kept. */
   dir: string | null;
@@ -81,7 +97,10 @@ export async function runDrill(opts: DrillOptions = {}): Promise<DrillResult> {
   const dir = mkdtempSync(join(tmpdir(), 'reelroute-drill-'));
   const plan = makePlan(tasks, seed, DRILL_PROVIDERS.length);
   const upstreams = await startUpstreams(plan);
-  const gateway = new GatewayProcess({ root: ROOT, dir, adminKey: ADMIN_KEY }, writeConfig({ root: ROOT, dir, adminKey: ADMIN_KEY }, upstreams.emulators), join(dir, 'reelroute.db'));
+  const paths = { root: ROOT, dir, adminKey: ADMIN_KEY, port: await freePort() };
+  const publicBase = `http://127.0.0.1:${paths.port}`;
+  const filesDir = join(dir, 'files');
+  const gateway = new GatewayProcess(paths, writeConfig(paths, upstreams.emulators), join(dir, 'reelroute.db'));
   const details: string[] = [];
   const notes: string[] = [`seed ${seed}; temp folder ${dir}`];
   let ok = false;
@@ -92,10 +111,12 @@ export async function runDrill(opts: DrillOptions = {}): Promise<DrillResult> {
     if (created.status < 200 || created.status > 299) throw new Error(`POST /admin/keys answered ${created.status}: ${JSON.stringify(created.body)}`);
     const key = created.body as { id: string; key: string; webhook_secret: string };
     upstreams.receiver.setSecret(key.webhook_secret);
+    const refLengths = [...new Set(plan.filter((t) => t.upload).map((t) => t.refS))].sort((a, b) => a - b);
+    const uploads = await uploadClips(await gate.wait(), key.key, refLengths);
 
     const killAt = killPoints(kills, seed, tasks);
     log(`load: ${tasks} tasks over ${windowMs / 1000} s, kills after submit ${killAt.map((k) => `${k.afterSubmits}+${k.jitterMs} ms`).join(', ')}`);
-    const load = await runLoad({ plan, key: key.key, gate, gateway, upstreams, windowMs, concurrency: opts.concurrency ?? 32, killAt, killBetweenSubmits: opts.killBetweenSubmits ?? false, midCreateKills: opts.midCreateKills ?? 1, log });
+    const load = await runLoad({ plan, key: key.key, gate, gateway, upstreams, windowMs, concurrency: opts.concurrency ?? 32, killAt, killBetweenSubmits: opts.killBetweenSubmits ?? false, midCreateKills: opts.midCreateKills ?? 1, midMirrorKills: opts.midMirrorKills ?? 1, uploads, filesDir, log });
     const lost = [...load.submits.values()].filter((s) => s.kind === 'lost').length;
     const refused = [...load.submits.values()].filter((s) => s.kind === 'http_error');
     notes.push(
@@ -110,6 +131,20 @@ export async function runDrill(opts: DrillOptions = {}): Promise<DrillResult> {
     notes.push(`settled in ${(settled.waitedMs / 1000).toFixed(1)} s${settled.timedOut ? ' (TIMED OUT)' : ''}`);
     const keys = await call(await gate.wait(), 'GET', '/admin/keys', ADMIN_KEY);
     const apiBalanceUsd = (keys.body?.data as Array<{ id: string; balance_usd: number | null }> | undefined)?.find((k) => k.id === key.id)?.balance_usd ?? null;
+    const base = await gate.wait();
+    const filesProblems: string[] = [];
+    const listed = await listFiles(base, key.key);
+    const strayUploads = listed.filter((f) => f.purpose === 'upload' && ![...uploads.values()].some((u) => u.id === f.id));
+    if (strayUploads.length) filesProblems.push(`GET /v1/files lists uploads the drill never finished: ${strayUploads.map((f) => `${f.id} (${f.bytes} bytes)`).join(', ')}`);
+    const results = await checkResults(settled.tasks, publicBase, opts.resultSample);
+    filesProblems.push(...results.problems);
+    const midMirrorTasks = settled.tasks.filter((t) => t.attempts.some((a) => a.upstream_id !== null && load.midMirror.has(`${a.provider} ${a.upstream_id}`)));
+    for (const t of midMirrorTasks) if (t.status !== 'completed') filesProblems.push(`task ${t.id}: killed mid-mirror, ended ${t.status}`);
+    if (load.kills.some((k) => k.heldMirrors > 0) && midMirrorTasks.length === 0) filesProblems.push('outputs were held at a kill, but no task owns them');
+    notes.push(`files: ${uploads.size} clips uploaded (used by ${plan.filter((t) => t.upload).length} tasks), ${load.kills.filter((k) => k.halfUpload).length} kills mid-upload, ${load.midMirror.size} outputs mid-mirror at a kill (tasks ${midMirrorTasks.map((t) => `${t.id} ${t.status}`).join(', ') || 'none'}), ${listed.filter((f) => f.purpose === 'output').length} mirrored outputs listed, ${results.urls} result URLs fetched from ${results.checked} completed tasks`);
+    const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+    const recon = await reconcileAll(base, ADMIN_KEY, upstreams, settled, gateway.dbPath, day(started), day(Date.now()));
+    const reconProblems = recon.flatMap((r) => r.problems.map((p) => `${r.provider}: ${p}`));
     const upstreamStats = new Map<string, number>();
     for (const e of upstreams.emulators) {
       const stats = (await (await fetch(`${e.emulator.url}/__emulator/stats`, { signal: AbortSignal.timeout(10_000) })).json()) as { tasks_created: number };
@@ -119,7 +154,7 @@ export async function runDrill(opts: DrillOptions = {}): Promise<DrillResult> {
     opts.tamper?.({ dbPath: gateway.dbPath, upstreams });
 
     const verdict = verify({ dbPath: gateway.dbPath, keyId: key.id, initialBalanceMicros: BALANCE_USD * 1e6, apiBalanceUsd, plan, submits: load.submits, settled, upstreams, upstreamStats });
-    const problems: Record<Area | 'run', string[]> = { run: [...load.problems, ...gateway.errors], ...verdict.problems };
+    const problems: Record<Area | 'run' | 'files' | 'reconciliation', string[]> = { run: [...load.problems, ...gateway.errors], ...verdict.problems, files: filesProblems, reconciliation: reconProblems };
     if (settled.timedOut) problems.run.push(`not settled after ${settled.waitedMs} ms: ${settled.nonTerminal} tasks not ended, ${settled.callbacksOwed} callbacks owed`);
     if (load.kills.length !== kills) problems.run.push(`${load.kills.length} of ${kills} kills done`);
     for (const [area, lines] of Object.entries(problems)) {
@@ -131,19 +166,21 @@ export async function runDrill(opts: DrillOptions = {}): Promise<DrillResult> {
 
     const s = verdict.status;
     const other = Object.entries(s).filter(([k]) => !['completed', 'failed', 'cancelled'].includes(k));
-    const area = (a: Area) => (problems[a].length ? `${a} FAILED (${problems[a].length})` : `${a} ok`);
+    const area = (a: Area | 'files' | 'reconciliation') => (problems[a].length ? `${a} FAILED (${problems[a].length})` : `${a} ok`);
     const summary =
       `drill: ${tasks} tasks${verdict.created !== tasks ? ` (${verdict.created} created)` : ''}, ${load.kills.length} kills, ` +
       `completed ${s.completed ?? 0} failed ${s.failed ?? 0} cancelled ${s.cancelled ?? 0}${other.map(([k, n]) => ` ${k} ${n}`).join('')}, ` +
       `${problems.tasks.length || problems.run.length ? `tasks FAILED (${problems.tasks.length + problems.run.length}), ` : ''}` +
       `${area('ledger')}, ${area('creates')}, ${area('callbacks')} (${verdict.deliveries} deliveries, ${verdict.missingCallbacks} missing), ` +
+      `${area('files')} (${load.kills.filter((k) => k.halfUpload).length} half uploads, ${load.midMirror.size} mirrors resumed, ${results.urls} result URLs served), ` +
+      `${area('reconciliation')} (${recon.length} providers, ${recon.reduce((n, r) => n + r.matched, 0)} lines matched, difference ${recon.map((r) => r.differenceUsd).join('/')} USD, all of it ${recon.reduce((n, r) => n + r.lostCreates, 0)} lost creates, unexplained ${recon.map((r) => r.unexplainedUsd).join('/')}), ` +
       `${((Date.now() - started) / 1000).toFixed(0)} s`;
     const submittingAtKills = load.kills.reduce((n, k) => n + k.submittingAttempts, 0);
-    return { ok, summary, details, notes, seed, tasks, kills: load.kills.length, submittingAtKills, status: s, deliveries: verdict.deliveries, missingCallbacks: verdict.missingCallbacks, durationMs: Date.now() - started, dir: ok && !opts.keep ? null : dir };
+    return { ok, summary, details, notes, seed, tasks, kills: load.kills.length, submittingAtKills, status: s, deliveries: verdict.deliveries, missingCallbacks: verdict.missingCallbacks, reconciliation: recon.map((r) => r.line), resultUrls: results.urls, midMirror: load.midMirror.size, durationMs: Date.now() - started, dir: ok && !opts.keep ? null : dir };
   } catch (err) {
     details.push(`run: ${(err as Error).stack ?? String(err)}`, ...gateway.errors.map((e) => `run: ${e}`));
     const summary = `drill: ${tasks} tasks, aborted: ${(err as Error).message}, ${((Date.now() - started) / 1000).toFixed(0)} s`;
-    return { ok: false, summary, details, notes, seed, tasks, kills: 0, submittingAtKills: 0, status: {}, deliveries: 0, missingCallbacks: 0, durationMs: Date.now() - started, dir };
+    return { ok: false, summary, details, notes, seed, tasks, kills: 0, submittingAtKills: 0, status: {}, deliveries: 0, missingCallbacks: 0, reconciliation: [], resultUrls: 0, midMirror: 0, durationMs: Date.now() - started, dir };
   } finally {
     await gateway.stop();
     await upstreams.close();
@@ -193,6 +230,7 @@ if (isMain) {
   const result = await runDrill(opts);
   if (opts.verbose || !result.ok) for (const n of result.notes) process.stdout.write(`note: ${n}\n`);
   for (const d of result.details) process.stdout.write(`${d}\n`);
+  for (const r of result.reconciliation) process.stdout.write(`${r}\n`);
   process.stdout.write(`${result.summary}\n`);
   process.exit(result.ok ? 0 : 1);
 }
