@@ -27,8 +27,8 @@ import { bulkInsertTasks, prepareDb, type PreparedDb } from './lib/db.ts';
 import { runLoad, type LoadOptions, type LoadResult } from './lib/load.ts';
 import { cpuBetween, cpuSnapshot } from './lib/cpu.ts';
 import { analyzeProfile, callersOf, profileMarkdown, type ProfileSummary } from './profile-analyze.ts';
-import { benchReport, reportLines } from './report-scale.ts';
 import { benchProbeFlood, probeFloodLines } from './probe-flood.ts';
+import { benchReport, reportLines } from './report-scale.ts';
 import { benchUploadRss, uploadRssLines } from './upload-rss.ts';
 
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
@@ -478,9 +478,9 @@ function lines(r: any): Line[] {
     out.push({ section: 'tracking', what: 'gateway RSS peak (whole run; V8 heap peak)', value: `${t.rss_peak_mb} MB (${t.heap_total_peak_mb} MB); after GC ${t.rss_after_gc_mb} MB (anon ${t.rss_after_gc_split_mb.anon}, file ${t.rss_after_gc_split_mb.file}), JS heap used ${t.heap_used_after_gc_mb} MB of ${t.heap_total_after_gc_mb}` });
     out.push({ section: 'tracking', what: 'CPU while settling', value: `gateway ${t.cpu_pct_settling.gateway}%, emulator ${t.cpu_pct_settling.emulator}%` });
   }
+  if (r.report) out.push(...reportLines(r.report));
   if (r.probe) out.push(...probeFloodLines(r.probe));
   if (r.upload) out.push(...uploadRssLines(r.upload));
-  if (r.report) out.push(...reportLines(r.report));
   for (const l of r.ledger ?? []) {
     out.push({ section: 'ledger', what: `hold+settle, ${l.key} key (2 tx each)`, other: l.cpu.otherCores, value: `${l.holds_per_s} holds/s + ${l.settles_per_s} settles/s (${l.transactions_per_s} tx/s)` });
   }

@@ -218,7 +218,7 @@ export function runContractSuite(t: ContractTarget): void {
 
       it('no answer in time → timeout', async () => {
         const { emu, adapterWith } = ctx();
-        emu.state.submitFaults.push({ kind: 'hang', ms: 1_000 });
+        emu.state.submitFaults.push({ kind: 'hang', ms: 5_000 });
         const slow = adapterWith({ timeoutMs: 200 });
         await expectProviderError(slow.create({ request: motionRequest('720p'), attemptId: 'att_h' }), 'timeout');
       });
