@@ -7,6 +7,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig } from './config.ts';
 import { openStore } from './db/store.ts';
+import { sqlitePath } from './db/location.ts';
 import { newSecret } from './ids.ts';
 import { createKey } from './keys/keys.ts';
 import { usdToMicros } from './pricing/money.ts';
@@ -26,7 +27,7 @@ async function main(): Promise<void> {
   const adminKey = process.env.REELROUTE_ADMIN_KEY ?? (demo ? newSecret('rr_admin_') : undefined);
   if (!adminKey) throw new ConfigError('REELROUTE_ADMIN_KEY: required outside demo mode');
 
-  const store = openStore(process.env.REELROUTE_DB ?? './data/reelroute.db');
+  const store = openStore(sqlitePath(process.env.REELROUTE_DB));
   store.checkpointInBackground();
   const runtime = createRuntime({ config, store, adminKey, log, processMetrics: true });
   const server = serve({ fetch: runtime.app.fetch, hostname: config.server.host, port: config.server.port, serverOptions: slowClientServerOptions(config.server) });
