@@ -34,9 +34,11 @@ export function handleSignals(opts: ShutdownOptions): (signal: string) => Promis
     // Some steps wait on unref'd handles (the checkpoint worker); without a ref'd handle the event
     // loop could run dry mid-shutdown and exit before the database is closed.
     setInterval(() => {}, 1_000);
+    // The listener closes first, so whoever reads this line finds new connections refused.
+    const draining = Promise.all([drain(opts.server, opts.graceMs ?? 25_000), opts.stopWorkers()]);
     opts.log.info({ signal }, 'shutting down: finishing requests in flight');
     try {
-      await Promise.all([drain(opts.server, opts.graceMs ?? 25_000), opts.stopWorkers()]);
+      await draining;
       await opts.release();
       opts.log.info('shut down cleanly');
       await flush(opts.log);

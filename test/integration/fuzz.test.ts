@@ -836,7 +836,8 @@ describe('fuzz: hostile requests get a 4xx envelope and write nothing', () => {
     const auth = fc.oneof(
       fc.constantFrom('(none)', '', 'Bearer', 'Bearer ', 'Basic dXNlcjpwYXNz', 'Token abc', `Bearer ${ADMIN_KEY}`, 'Bearer rr_', 'Bearer null', 'Bearer undefined'),
       fc.string({ unit: 'grapheme-ascii', maxLength: 60 }).map((s) => `Bearer ${s}`),
-      fc.string({ unit: fc.integer({ min: 0x21, max: 0xff }).map((c) => String.fromCharCode(c)), maxLength: 40 }).map((s) => `Bearer rr_${s}`),
+      // Visible bytes only: a client cannot send DEL (0x7f) in a header at all (undici refuses it).
+      fc.string({ unit: fc.integer({ min: 0x21, max: 0xff }).filter((c) => c !== 0x7f).map((c) => String.fromCharCode(c)), maxLength: 40 }).map((s) => `Bearer rr_${s}`),
       fc.integer({ min: 1_000, max: 8_000 }).map((n) => `Bearer ${'k'.repeat(n)}`),
       fc.constant('x').map(() => `Bearer ${clientA}x`),
       fc.constant('x').map(() => `Bearer ${clientA.slice(0, -1)}`),
