@@ -117,7 +117,7 @@ export function createSessions(deps: AppDeps) {
   const resolve: SessionResolver = (c) => {
     const id = getCookie(c, SESSION_COOKIE);
     if (!id) return null;
-    const session = live(store.sessions.get(hashKey(id)));
+    const session = live(store.sessions.get(hashKey(id), 'session'));
     if (!session) throw new ApiError('invalid_api_key', 'your dashboard session has ended (expired, signed out or its key was revoked); sign in again');
     requireOrigin(c, publicBaseUrl);
     return session;
@@ -167,7 +167,7 @@ export function createSessions(deps: AppDeps) {
   /** The session of a page request, or null (no cookie, or one that no longer works). */
   function current(c: Context): SessionAuth | null {
     const id = getCookie(c, SESSION_COOKIE);
-    return id ? live(store.sessions.get(hashKey(id))) : null;
+    return id ? live(store.sessions.get(hashKey(id), 'session')) : null;
   }
 
   return { resolve, routes, current };

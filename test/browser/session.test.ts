@@ -50,8 +50,8 @@ describe('dashboard sessions', () => {
     expect(cookie).toMatch(/Path=\//);
     const id = /rr_session=([^;]+)/.exec(cookie)![1]!;
     expect(id.length).toBeGreaterThanOrEqual(43);
-    expect(gw.store.sessions.get(hashKey(id))).toMatchObject({ role: 'key', purpose: 'session' });
-    expect(gw.store.sessions.get(id)).toBeUndefined();
+    expect(gw.store.sessions.get(hashKey(id), 'session')).toMatchObject({ role: 'key', purpose: 'session' });
+    expect(gw.store.sessions.get(id, 'session')).toBeUndefined();
   });
 
   it('refuses sign-in with a missing or foreign Origin, and a bad key', async () => {
@@ -131,6 +131,14 @@ describe('dashboard sessions', () => {
     expect(again.status).toBe(303);
     expect(again.headers.get('location')).toBe('/dashboard/sign-in?link=used');
     expect(again.headers.get('set-cookie')).toBeNull();
+  });
+
+  it('a login token is never a session cookie: sent as rr_session it is refused and stays unused', async () => {
+    const token = issueLoginToken(gw.store, { role: 'admin', adminKey: ADMIN_KEY }, gw.now());
+    expect((await send('/admin/keys', { cookie: token })).status).toBe(401);
+    expect((await send('/admin/keys', { method: 'POST', cookie: token, body: { name: 'sneaky' } })).status).toBe(401);
+    const real = await send(`/dashboard/login/${token}`, { origin: null });
+    expect(real.headers.get('location')).toBe('/dashboard/playground');
   });
 
   it('pages carry a default-src self CSP and no inline script or style', async () => {

@@ -8,8 +8,13 @@ export function sessionsRepo(db: Db) {
     insert(row: DashboardSessionRow): void {
       db.insert(dashboardSessions).values(row).run();
     },
-    get(idHash: string): DashboardSessionRow | undefined {
-      return db.select().from(dashboardSessions).where(eq(dashboardSessions.idHash, idHash)).get();
+    /** A row of `purpose` only: a one-time login token is never a session cookie. */
+    get(idHash: string, purpose: DashboardSessionRow['purpose']): DashboardSessionRow | undefined {
+      return db
+        .select()
+        .from(dashboardSessions)
+        .where(and(eq(dashboardSessions.idHash, idHash), eq(dashboardSessions.purpose, purpose)))
+        .get();
     },
     /** Delete and return a row of `purpose` (one-time links: two concurrent opens cannot both win). */
     take(idHash: string, purpose: DashboardSessionRow['purpose']): DashboardSessionRow | undefined {
