@@ -18,6 +18,12 @@ export interface IdempotencyClaim {
    * (or release it): a racing loser's 409 must never become what every retry replays.
    */
   taken: boolean;
+  /**
+   * Set when the taker's task failed but one of its creates has an unknown outcome (it may be
+   * running, and billed, upstream): the failure is then the answer to replay, never a reason to
+   * give the key back for a second create.
+   */
+  mayBeRunning?: boolean;
 }
 
 export type Precheck =

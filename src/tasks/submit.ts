@@ -94,6 +94,7 @@ export async function submit(ctx: EngineContext, key: ApiKeyRow, p: Prepared, cl
     }
     if (outcome.kind === 'exhausted') {
       const why = outcome.reasons.join('; ');
+      if (claim) claim.mayBeRunning = ctx.store.tasks.attempts(taskId).some((a) => a.status === 'unknown' || a.status === 'submitting');
       finishFailed(ctx, taskId, 'no_provider_available', why);
       throw new ApiError('no_provider_available', `every provider tried failed (${why}); nothing was charged`);
     }

@@ -56,6 +56,21 @@ describe('Idempotency-Key race', () => {
     expect(fal.tasksCreated).toBe(1);
   });
 
+  it('a 503 whose create may have landed upstream is replayed, never released for a second create', async () => {
+    gw = await startGateway({ providers: [{ id: 'fal-main', type: 'fal', price: PRICE }] });
+    const fal = gw.emulators['fal-main']!.state;
+    fal.submitFaults.push({ kind: 'accept_then_reset' }); // created upstream, the answer lost
+    const headers = { 'idempotency-key': 'lost-answer' };
+    const first = await gw.call('POST', '/v1/videos/generations', { body: gw.motion(5), headers });
+    expect(first.status).toBe(503);
+    const again = await gw.call('POST', '/v1/videos/generations', { body: gw.motion(5), headers });
+    expect(again.status).toBe(503);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.body).toEqual(first.body);
+    expect(fal.tasksCreated).toBe(1);
+    expect(gw.store.tasks.all()).toHaveLength(1);
+  });
+
   it('a winner whose input is rejected stores its 400, which is replayed', async () => {
     gw = await startGateway({ providers: [{ id: 'fal-main', type: 'fal', price: PRICE }] });
     const headers = { 'idempotency-key': 'bad-input' };

@@ -161,6 +161,20 @@ describe('files in tasks', () => {
     expect((gw.emulators['fal-1']!.state.lastCreateBody as { video_url?: string }).video_url).toBe(`${gw.media.url}/v/5.mp4`);
   });
 
+  it('a key that cannot pay is refused before its media are fetched or pinned', async () => {
+    await gateway({ mirror_outputs: false });
+    const broke = await gw.createKey({ name: 'broke', balance_usd: 0 });
+    const spent = await gw.createKey({ name: 'spent', daily_budget_usd: 0 });
+    const requests = gw.media.requests;
+    for (const key of [broke.key, spent.key]) {
+      const res = await gw.call('POST', '/v1/videos/generations', { body: gw.motion(5), key });
+      expect(res.status).toBe(402);
+    }
+    // Nothing was fetched, so nothing was pinned: the store holds no bytes at all.
+    expect(gw.media.requests).toBe(requests);
+    expect(gw.store.files.liveHashes().size).toBe(0);
+  });
+
   it('refuses element videos over 8 s or outside 720–2160 px on the shorter side, before any money moves', async () => {
     await gateway({}, [{ id: 'evo-1', type: 'evolink' }]);
     const element = (url: string) => ({ model: 'kling-custom-element', model_params: { element_name: 'Me', element_description: 'a face', reference_type: 'video_refer', element_video_list: { video_url: url } } });

@@ -10,6 +10,7 @@ import { prepare } from '../../tasks/prepare.ts';
 import { submit } from '../../tasks/submit.ts';
 import { ApiError, errorBody } from '../../errors.ts';
 import { claimFor, complete, precheck, release, type IdempotencyClaim } from '../../tasks/idempotency.ts';
+import { assertAffordable } from '../../ledger/ledger.ts';
 
 const JSON_TYPE = { 'content-type': 'application/json' };
 
@@ -40,13 +41,17 @@ export function createRoute(app: Hono<AppEnv>, deps: AppDeps): void {
       }
     }
     try {
+      // A key that cannot pay anything is refused before its media are fetched and pinned into the
+      // store; the hold itself is checked again, exactly, in submit's transaction.
+      assertAffordable(ctx.store, key.id, 1, ctx.now());
       const taskId = await submit(ctx, key, await prepare(body, key.id, prepareDeps(deps, { pin: true })), claim);
       return answer(c, claim, 200, taskJson(taskId));
     } catch (err) {
       // Only the request that took the key answers for it: a racing loser's 409 is never stored.
       if (claim?.taken && err instanceof ApiError) {
         // Every provider failed, nothing charged, nothing running: free the key so a retry can try again.
-        if (err.status >= 500) release(ctx.store, claim);
+        // A create whose outcome is unknown may be running upstream: its failure is replayed instead.
+        if (err.status >= 500 && !claim.mayBeRunning) release(ctx.store, claim);
         else return answer(c, claim, err.status, JSON.stringify(errorBody(err, c.get('requestId'))));
       }
       throw err;
