@@ -39,7 +39,7 @@ const tmpFiles = () => readdirSync(join(filesDir, 'tmp'));
 const blobCount = () => readdirSync(join(filesDir, 'blobs')).flatMap((d) => readdirSync(join(filesDir, 'blobs', d))).length;
 
 /** Send a chunked multipart body by hand and read the answer, even when the server closes early. */
-function rawUpload(key: string, size: number): Promise<{ status: number; body: string; closed: boolean }> {
+function rawUpload(key: string, size: number, field = 'file'): Promise<{ status: number; body: string; closed: boolean }> {
   return new Promise((resolve, reject) => {
     const boundary = 'b0undary';
     const url = new URL(`${gw.url}/v1/files`);
@@ -51,7 +51,7 @@ function rawUpload(key: string, size: number): Promise<{ status: number; body: s
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body, closed: res.headers.connection === 'close' }));
     });
     req.on('error', () => undefined); // the server may stop reading once it has answered
-    req.write(`--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="big.mp4"\r\ncontent-type: video/mp4\r\n\r\n`);
+    req.write(`--${boundary}\r\ncontent-disposition: form-data; name="${field}"; filename="big.mp4"\r\ncontent-type: video/mp4\r\n\r\n`);
     const video = MP4(5);
     req.write(video);
     let sent = video.length;
@@ -129,6 +129,10 @@ describe('files', () => {
     expect(streamed.closed).toBe(true);
     expect(blobCount()).toBe(blobs);
     expect(tmpFiles()).toEqual([]);
+    // The whole body is bounded, not only the kept part: a huge part of another name is cut too.
+    const other = await rawUpload(await defaultKey(), MAX + 200_000, 'junk');
+    expect(other.status).toBe(413);
+    expect(other.closed).toBe(true);
     // Just under the limit is fine.
     const fits = await rawUpload(await defaultKey(), MAX - 20_000);
     expect(fits.status).toBe(200);

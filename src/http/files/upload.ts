@@ -7,6 +7,7 @@
  * the upload is.
  */
 import type { IncomingMessage } from 'node:http';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Busboy, type BusboyFileStream } from '@fastify/busboy';
 import type { Context } from 'hono';
@@ -51,6 +52,15 @@ export async function receiveUpload(c: Context<AppEnv>, files: FileStore, maxByt
     headers: incoming.headers as { 'content-type': string },
     limits: { files: 2, fields: 20, parts: 30, fieldSize: 64 * 1024, headerPairs: 50 },
   });
+  // The whole body is bounded too, not only the kept part: parts read past (other names, a second
+  // file) must not let a chunked body stream on without end.
+  let seen = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      seen += chunk.length;
+      done(seen > maxBytes + FRAMING_ALLOWANCE ? new TooLargeError(maxBytes) : null, chunk);
+    },
+  });
   parser.on('file', (field, stream) => {
     if (field !== 'file' || put) {
       extraFile ||= field === 'file';
@@ -61,14 +71,14 @@ export async function receiveUpload(c: Context<AppEnv>, files: FileStore, maxByt
     put = files.put(stream, { keyId, purpose: 'upload', maxBytes });
     // Once the store refuses the file, stop parsing: the rest of the body is never read.
     put.catch(() => {
-      incoming.unpipe(parser);
+      counter.unpipe(parser);
       parser.destroy();
     });
   });
 
   let parseError: unknown = null;
   try {
-    await pipeline(incoming, parser);
+    await pipeline(incoming, counter, parser);
   } catch (err) {
     parseError = err;
     // An aborted or malformed body must also end the part, so the store drops its temp file.
@@ -83,13 +93,14 @@ export async function receiveUpload(c: Context<AppEnv>, files: FileStore, maxByt
       }
       return row;
     } catch (err) {
-      if (err instanceof TooLargeError) throw tooLarge(maxBytes);
+      if (err instanceof TooLargeError || parseError instanceof TooLargeError) throw tooLarge(maxBytes);
       if (err instanceof UnsupportedTypeError) throw new ApiError('unsupported_file_type', `file: ${err.message}`, { param: 'file', ...CLOSE });
       if (err instanceof ApiError) throw err;
       if (parseError) throw new ApiError('invalid_parameter', 'file: the multipart body ended early or is malformed', { param: 'file', ...CLOSE });
       throw err;
     }
   }
+  if (parseError instanceof TooLargeError) throw tooLarge(maxBytes);
   if (parseError) throw new ApiError('invalid_parameter', 'the multipart body is malformed', { param: 'file', ...CLOSE });
   throw new ApiError('missing_parameter', 'file: required (a multipart part named "file")', { param: 'file' });
 }
