@@ -28,11 +28,25 @@ export interface HealthSnapshot {
 /** Outcome codes in the window: success, provider failure, input rejected. */
 type Outcome = 's' | 'f' | 'r';
 
+/**
+ * What {@link HealthTracker.begin} hands back. Pass it to the verdict (success, failure, rejected) and
+ * to release: only the request that took a half-open trial frees it, so a request sent while the
+ * circuit was closed cannot, by ending later, let a second trial through.
+ */
+export interface Admission {
+  /** False: the circuit is open, or half-open with its one trial already out; do not send. */
+  readonly admitted: boolean;
+  /** Why not admitted (a routing reason), null when admitted. */
+  readonly reason: string | null;
+}
+
+const CLOSED_ADMISSION: Admission = Object.freeze({ admitted: true, reason: null });
+
 interface Entry {
   consecutiveFailures: number;
   openUntil: number | null;
-  /** A half-open trial is in flight: others wait for its outcome. Not persisted: a restart frees it. */
-  trialInFlight: boolean;
+  /** The admission holding the half-open trial (others wait for its outcome). Not persisted: a restart frees it. */
+  trial: Admission | null;
   outcomes: string;
   completions: number[];
 }
@@ -68,7 +82,7 @@ export class HealthTracker {
       this.entries.set(keyOf(row.provider, row.model), {
         consecutiveFailures: row.consecutiveFailures,
         openUntil: row.openUntil,
-        trialInFlight: false,
+        trial: null,
         outcomes: row.outcomes,
         completions: JSON.parse(row.completions) as number[],
       });
@@ -79,7 +93,7 @@ export class HealthTracker {
     const key = keyOf(provider, model);
     let e = this.entries.get(key);
     if (!e) {
-      e = { consecutiveFailures: 0, openUntil: null, trialInFlight: false, outcomes: '', completions: [] };
+      e = { consecutiveFailures: 0, openUntil: null, trial: null, outcomes: '', completions: [] };
       this.entries.set(key, e);
     }
     return e;
@@ -96,19 +110,30 @@ export class HealthTracker {
     const state = this.state(provider, model);
     if (state === 'closed') return true;
     if (state === 'open') return false;
-    return !this.entry(provider, model).trialInFlight;
+    return this.entry(provider, model).trial === null;
   }
 
-  /** Call just before sending a request that `allows` admitted: claims the half-open trial. */
-  begin(provider: string, model: string): void {
-    if (this.state(provider, model) === 'half_open') this.entry(provider, model).trialInFlight = true;
+  /**
+   * Call in the same turn as sending (no await between): admits the request and, on a half-open
+   * circuit, claims its one trial. `allows` is only a hint for ranking; a caller that awaited since
+   * must honour `admitted` here, since another request may have taken the trial meanwhile.
+   */
+  begin(provider: string, model: string): Admission {
+    const state = this.state(provider, model);
+    if (state === 'closed') return CLOSED_ADMISSION;
+    if (state === 'open') return { admitted: false, reason: 'circuit open after repeated failures' };
+    const e = this.entry(provider, model);
+    if (e.trial) return { admitted: false, reason: 'circuit half-open: trial in flight' };
+    e.trial = { admitted: true, reason: null };
+    return e.trial;
   }
 
-  success(provider: string, model: string): void {
+  /** The create was accepted: closes the circuit. `by` frees the trial if it holds it. */
+  success(provider: string, model: string, by?: Admission): void {
     const e = this.entry(provider, model);
     e.consecutiveFailures = 0;
     e.openUntil = null;
-    e.trialInFlight = false;
+    this.free(e, by);
     this.record(provider, model, e, 's');
   }
 
@@ -116,26 +141,25 @@ export class HealthTracker {
    * The provider answered and refused the input (invalid request, moderation): it is up, so a
    * circuit closes as on a success; it counts in the rejection rate, not against success.
    */
-  rejected(provider: string, model: string): void {
+  rejected(provider: string, model: string, by?: Admission): void {
     const e = this.entry(provider, model);
     e.consecutiveFailures = 0;
     e.openUntil = null;
-    e.trialInFlight = false;
+    this.free(e, by);
     this.record(provider, model, e, 'r');
   }
 
-  /** The request `begin` admitted is over: frees a half-open trial that got no verdict (a throw). */
-  release(provider: string, model: string): void {
+  /** The request `by` admitted is over: frees the half-open trial it holds if no verdict did (a throw). */
+  release(provider: string, model: string, by: Admission): void {
     const e = this.entries.get(keyOf(provider, model));
-    if (e) e.trialInFlight = false;
+    if (e) this.free(e, by);
   }
 
-  /** A provider-side failure (never the user's input being rejected). */
-  failure(provider: string, model: string): void {
+  /** A provider-side failure (never the user's input being rejected); a failed trial re-opens at once. */
+  failure(provider: string, model: string, by?: Admission): void {
     const e = this.entry(provider, model);
     e.consecutiveFailures++;
-    const wasTrial = e.trialInFlight;
-    e.trialInFlight = false;
+    const wasTrial = this.free(e, by);
     if (wasTrial || e.consecutiveFailures >= this.opts.failuresToOpen) e.openUntil = this.opts.now() + this.opts.cooldownMs;
     this.record(provider, model, e, 'f');
   }
@@ -203,6 +227,13 @@ export class HealthTracker {
   close(): void {
     this.closed = true;
     this.flush();
+  }
+
+  /** Frees the trial if `by` holds it; says whether it did. */
+  private free(e: Entry, by: Admission | undefined): boolean {
+    if (by === undefined || e.trial !== by) return false;
+    e.trial = null;
+    return true;
   }
 
   private record(provider: string, model: string, e: Entry, outcome: Outcome): void {

@@ -11,6 +11,7 @@ import { newId } from '../ids.ts';
 import { hold } from '../ledger/ledger.ts';
 import type { Candidate } from '../routing/select.ts';
 import { rankCandidates } from '../routing/select.ts';
+import type { Admission } from '../routing/health.ts';
 import type { RoutePrefs } from '../routing/preferences.ts';
 import type { CanonicalModel, Quality } from '../../providers/types.ts';
 import { TERMINAL, requestOf, type EngineContext } from './context.ts';
@@ -132,16 +133,25 @@ function startNext(ctx: EngineContext, taskId: string, reasons: string[]): Start
 async function runAttempt(ctx: EngineContext, taskId: string, started: Started, reasons: string[]): Promise<DispatchOutcome | null> {
   const provider = started.candidate.provider;
   const task = ctx.store.tasks.get(taskId)!;
-  ctx.health.begin(provider.id, task.model);
-  // Every way out of a half-open trial releases it, a throw included (a verdict below already did).
+  // Admission is decided here, in the turn the create is sent: the first candidate was ranked before
+  // submit's await, and another request may have opened the circuit or taken its half-open trial since.
+  const admission = ctx.health.begin(provider.id, task.model);
+  if (!admission.admitted) {
+    // Never sent: failed at no cost, and the next candidate is tried as for any ineligible one.
+    markAttempt(ctx, started.attempt.id, 'failed', `circuit_${ctx.health.state(provider.id, task.model)}`, admission.reason ?? 'circuit not admitting');
+    reasons.push(`${provider.id}: ${admission.reason}`);
+    return null;
+  }
+  // Every way out of a half-open trial releases it, a throw included (a verdict below already did);
+  // only this admission's own trial, never one another request holds.
   try {
-    return await sendCreate(ctx, taskId, task, started, reasons);
+    return await sendCreate(ctx, taskId, task, started, reasons, admission);
   } finally {
-    ctx.health.release(provider.id, task.model);
+    ctx.health.release(provider.id, task.model, admission);
   }
 }
 
-async function sendCreate(ctx: EngineContext, taskId: string, task: TaskRow, { attempt, candidate }: Started, reasons: string[]): Promise<DispatchOutcome | null> {
+async function sendCreate(ctx: EngineContext, taskId: string, task: TaskRow, { attempt, candidate }: Started, reasons: string[], admission: Admission): Promise<DispatchOutcome | null> {
   const provider = candidate.provider;
   let created: CreateResult | null | undefined;
   try {
@@ -150,7 +160,7 @@ async function sendCreate(ctx: EngineContext, taskId: string, task: TaskRow, { a
     const e = err instanceof ProviderError ? err : new ProviderError('bad_response', `adapter error: ${(err as Error).message}`);
     if (e.kind === 'invalid_request') {
       // The provider answered and judged the input: it is up (closes a half-open circuit).
-      ctx.health.rejected(provider.id, task.model);
+      ctx.health.rejected(provider.id, task.model, admission);
       // Not marked here: the finisher marks it in the transaction that ends the task (one step on a crash).
       return { kind: 'rejected', message: `${provider.id}: ${e.message}`, attempt: { id: attempt.id, errorCode: 'upstream_rejected', errorMessage: e.message } };
     }
@@ -160,14 +170,14 @@ async function sendCreate(ctx: EngineContext, taskId: string, task: TaskRow, { a
         // "Not found" right after a timeout proves nothing: the create may still land upstream. The
         // attempt stays `submitting` and the poller asks again shortly, failing over only after
         // "not found" lookups in a row (a second create now could run the task twice).
-        ctx.health.failure(provider.id, task.model);
+        ctx.health.failure(provider.id, task.model, admission);
         ctx.store.tasks.update(taskId, { nextPollAt: ctx.now() + ctx.config.polling.initial_ms });
         return { kind: 'accepted' };
       }
       // Cannot know whether it runs upstream: recorded as unknown, never as a failure to refund for.
       if (created === undefined) {
         markAttempt(ctx, attempt.id, 'unknown', e.kind, e.message);
-        ctx.health.failure(provider.id, task.model);
+        ctx.health.failure(provider.id, task.model, admission);
         ctx.log.warn({ task: taskId, provider: provider.id, kind: e.kind, err: e.message }, 'create outcome unknown');
         reasons.push(`${provider.id}: ${providerFailureText(e.kind)}`);
         return null;
@@ -177,14 +187,14 @@ async function sendCreate(ctx: EngineContext, taskId: string, task: TaskRow, { a
     }
     if (!created) {
       markAttempt(ctx, attempt.id, 'failed', e.code ?? e.kind, e.message);
-      ctx.health.failure(provider.id, task.model);
+      ctx.health.failure(provider.id, task.model, admission);
       // The provider's words stay with the attempt and the log; the client reads a fixed text (client-errors.ts).
       ctx.log.warn({ task: taskId, provider: provider.id, kind: e.kind, code: e.code, err: e.message }, 'create failed');
       reasons.push(`${provider.id}: ${providerFailureText(e.kind)}`);
       return null;
     }
   }
-  ctx.health.success(provider.id, task.model);
+  ctx.health.success(provider.id, task.model, admission);
   await accept(ctx, taskId, attempt, created, task.model);
   return { kind: 'accepted' };
 }

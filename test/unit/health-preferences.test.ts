@@ -41,10 +41,45 @@ describe('HealthTracker', () => {
     expect(h.snapshot('p', 'm').next_probe_at).toBe(1_000);
     now = 1_000;
     expect(h.allows('p', 'm')).toBe(true);
-    h.begin('p', 'm');
+    const trial = h.begin('p', 'm');
     expect(h.allows('p', 'm')).toBe(false);
-    h.release('p', 'm');
+    h.release('p', 'm', trial);
     expect(h.allows('p', 'm')).toBe(true);
+  });
+
+  it('only the holder of a half-open trial frees it', () => {
+    let now = 0;
+    const h = new HealthTracker({ failuresToOpen: 1, cooldownMs: 1_000, now: () => now });
+    const a = h.begin('p', 'm'); // sent while the circuit was closed, still in flight
+    const b = h.begin('p', 'm');
+    h.failure('p', 'm', b);
+    h.release('p', 'm', b);
+    now = 2_000;
+    expect(h.state('p', 'm')).toBe('half_open');
+    const c = h.begin('p', 'm');
+    expect(c.admitted).toBe(true);
+    expect(h.allows('p', 'm')).toBe(false);
+    h.release('p', 'm', a); // A ends without a verdict: C's trial is still out
+    expect(h.allows('p', 'm')).toBe(false);
+    h.release('p', 'm', c);
+    expect(h.allows('p', 'm')).toBe(true);
+  });
+
+  it('admits one trial even when both callers checked allows() first', () => {
+    let now = 0;
+    const h = new HealthTracker({ failuresToOpen: 1, cooldownMs: 1_000, now: () => now });
+    h.failure('p', 'm');
+    now = 1_000;
+    expect([h.allows('p', 'm'), h.allows('p', 'm')]).toEqual([true, true]);
+    const first = h.begin('p', 'm');
+    const second = h.begin('p', 'm');
+    expect([first.admitted, second.admitted]).toEqual([true, false]);
+    // The refused caller's release does not free the trial it never held.
+    h.release('p', 'm', second);
+    expect(h.allows('p', 'm')).toBe(false);
+    h.failure('p', 'm', first);
+    expect(h.state('p', 'm')).toBe('open');
+    expect(h.begin('p', 'm').admitted).toBe(false);
   });
 
   it('writes behind and a new tracker reads back what was learned', () => {

@@ -44,8 +44,7 @@ describe('health', () => {
     const h = new HealthTracker({ failuresToOpen: 1, cooldownMs: 100, now: () => now });
     h.failure('a', 'm');
     now = 100;
-    h.begin('a', 'm');
-    h.failure('a', 'm');
+    h.failure('a', 'm', h.begin('a', 'm'));
     expect(h.state('a', 'm')).toBe('open');
     expect(h.snapshot('a', 'm').open_until).toBe(200);
   });
