@@ -30,6 +30,8 @@ export interface ResultFile {
 const BACKOFF_BASE_MS = 1_000;
 const BACKOFF_MAX_MS = 60_000;
 const TICK_MS = 1_000;
+/** Wait before replaying a completion the poller put off (its output header could not be read). */
+const REPLAY_RETRY_MS = 5_000;
 
 export class OutputMirror {
   private timer: NodeJS.Timeout | null = null;
@@ -57,13 +59,28 @@ export class OutputMirror {
   }
 
   /**
+   * Whether the task's completion waits in a mirror job not done yet. The poller then leaves the task
+   * alone (no status reads, webhooks or failover): the upstream has answered and the mirror ends it.
+   */
+  owns(taskId: string): boolean {
+    const job = this.ctx.store.files.job(taskId);
+    return job !== undefined && job.doneAt === null;
+  }
+
+  /**
    * Called by the poller with an upstream completion. True: the mirror owns the completion now (it
    * will replay it); false: complete the task at once (nothing to mirror, or the mirror is decided).
    */
   defer(task: TaskRow, attempt: AttemptRow, status: UpstreamStatus): boolean {
     const { store } = this.ctx;
     const job = store.files.job(task.id);
-    if (job) return job.outcome === null;
+    if (job) {
+      // Decided: this is the mirror's own replay (or the job is over); the completion goes on.
+      if (job.outcome !== null) return false;
+      // Still undecided: the mirror finishes the task; it stays off the poll schedule.
+      store.tasks.update(task.id, { nextPollAt: null, updatedAt: this.ctx.now() });
+      return true;
+    }
     if (task.model !== 'kling-v3-motion-control' || !status.outputs?.length || !this.enabled()) return false;
     const now = this.ctx.now();
     store.transaction(() => {
@@ -142,15 +159,16 @@ export class OutputMirror {
   private async run(job: MirrorJobRow): Promise<void> {
     const { store } = this.ctx;
     const task = store.tasks.get(job.taskId);
-    const attempt = task ? store.tasks.attempts(task.id).find((a) => a.id === job.attemptId) : undefined;
+    const attempt = task ? store.tasks.attempts(task.id).at(-1) : undefined;
     if (!task || TERMINAL.has(task.status)) {
       store.files.updateJob(job.taskId, { doneAt: this.ctx.now(), updatedAt: this.ctx.now() });
       return;
     }
-    if (!attempt) {
-      // Nothing to replay the completion against: hand the task back to the poller, unmirrored.
+    if (attempt?.id !== job.attemptId) {
+      // The job's attempt is gone or no longer the task's latest: its completion must not end the
+      // task (another upstream task would be billed and dropped). Hand the task back to the poller.
       store.transaction(() => {
-        store.files.updateJob(job.taskId, { outcome: 'failed', doneAt: this.ctx.now(), lastError: 'attempt not found', updatedAt: this.ctx.now() });
+        store.files.updateJob(job.taskId, { outcome: job.outcome ?? 'failed', doneAt: this.ctx.now(), lastError: 'attempt superseded', updatedAt: this.ctx.now() });
         store.tasks.update(task.id, { nextPollAt: this.ctx.now(), updatedAt: this.ctx.now() });
       });
       return;
@@ -161,11 +179,28 @@ export class OutputMirror {
       outcome = await this.download(job, task, status);
       if (outcome === null) return; // retry later
     }
-    const stored = outcome === 'mirrored' ? this.storedFiles(job.taskId) : [];
-    const replay = outcome === 'mirrored' && stored.length ? { ...status, outputs: stored.map((f) => this.ctx.files.urlOf(f)!) } : status;
+    const urls = outcome === 'mirrored' ? this.storedFiles(job.taskId).map((f) => this.ctx.files.urlOf(f)) : [];
+    // Our URLs only when every output has one: with no public base (a restart without
+    // public_base_url) the upstream's URLs are the ones that can still serve.
+    const ours = urls.length > 0 && urls.length === (status.outputs?.length ?? 0) && urls.every((u) => u !== null);
+    const replay = ours ? { ...status, outputs: urls as string[] } : status;
     // Re-read: the task may have ended (cancelled) while its outputs downloaded.
     const fresh = store.tasks.get(task.id);
-    if (fresh && !TERMINAL.has(fresh.status)) await this.complete(fresh, attempt, replay);
+    if (fresh && !TERMINAL.has(fresh.status)) {
+      await this.complete(fresh, attempt, replay);
+      const after = store.tasks.get(task.id);
+      if (after && !TERMINAL.has(after.status)) {
+        // The poller put the completion off (its output header could not be read; it bounds the
+        // tries): replay it again later. The task stays ours, off the poll schedule, so its
+        // results can never come from another completion than this one.
+        const now = this.ctx.now();
+        store.transaction(() => {
+          store.files.updateJob(job.taskId, { nextAt: now + REPLAY_RETRY_MS, updatedAt: now });
+          store.tasks.update(task.id, { nextPollAt: null });
+        });
+        return;
+      }
+    }
     store.files.updateJob(job.taskId, { doneAt: this.ctx.now(), updatedAt: this.ctx.now() });
   }
 

@@ -138,6 +138,8 @@ export class Poller {
     if (attempt.status !== 'pending' && attempt.status !== 'processing') return false;
     const task = this.ctx.store.tasks.get(attempt.taskId);
     if (!task || TERMINAL.has(task.status) || this.ctx.inFlight.has(task.id)) return false;
+    // The upstream already completed and the mirror ends the task: a late event must not reschedule it.
+    if (this.ctx.mirror?.owns(task.id)) return false;
     this.ctx.inFlight.add(task.id);
     try {
       await this.apply(task, attempt, status);
@@ -151,6 +153,8 @@ export class Poller {
   async pollOne(taskId: string): Promise<void> {
     const task = this.ctx.store.tasks.get(taskId);
     if (!task || TERMINAL.has(task.status) || task.nextPollAt === null) return;
+    // Its completion waits in the output mirror: no status read, no failover; off the schedule again.
+    if (this.ctx.mirror?.owns(taskId)) return this.ctx.store.tasks.update(taskId, { nextPollAt: null });
     const attempt = this.ctx.store.tasks.attempts(taskId).at(-1);
     const provider = task.provider ? providerById(this.ctx, task.provider) : undefined;
     if (!attempt || !provider) return this.failOver(task, attempt, 'provider_removed', 'the provider is no longer configured');
