@@ -95,7 +95,7 @@ async function load() {
             h('td', { class: 'num hide-phone' }, usd(k.daily_budget_usd)),
             h('td', { class: 'num hide-phone' }, usd(k.monthly_budget_usd)),
             h('td', {}, k.revoked ? badge('revoked') : badge('active', 'ok')),
-            h('td', {}, k.revoked || k.balance_usd === null ? '' : creditForm(k)),
+            h('td', {}, k.revoked ? '' : k.balance_usd === null ? h('span', { class: 'muted', title: 'post-paid keys have no balance to credit' }, '—') : creditForm(k)),
             h('td', {}, k.revoked ? '' : revokeButton(k)),
           ),
         )
