@@ -9,6 +9,9 @@ const EXPIRY_EVERY_MS = 60_000;
 
 export class FileWorkers {
   private timer: NodeJS.Timeout | null = null;
+  /** The sweep in progress: never two at once, and stop() waits for it before the store closes. */
+  private sweeping: Promise<void> | null = null;
+  private stopped = false;
 
   constructor(
     readonly files: FileStore,
@@ -19,20 +22,25 @@ export class FileWorkers {
   start(): void {
     this.mirror.start();
     const sweep = () => {
-      try {
-        // Bounded batches, so a large backlog never holds the event loop for long.
-        while (this.files.expireDue() > 0);
-      } catch (err) {
-        this.log.error({ err }, 'file expiry failed');
-      }
+      this.sweeping ??= this.sweep().finally(() => (this.sweeping = null));
     };
     sweep();
     this.timer = setInterval(sweep, EXPIRY_EVERY_MS);
     this.timer.unref();
   }
 
+  /** Bounded batches with a turn of the event loop between them: a large backlog never holds requests up. */
+  private async sweep(): Promise<void> {
+    try {
+      while (!this.stopped && this.files.expireDue() > 0) await new Promise((r) => setImmediate(r));
+    } catch (err) {
+      this.log.error({ err }, 'file expiry failed');
+    }
+  }
+
   async stop(): Promise<void> {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
-    await this.mirror.stop();
+    await Promise.all([this.sweeping, this.mirror.stop()]);
   }
 }

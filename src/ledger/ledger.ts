@@ -24,17 +24,17 @@ function periods(at: number): { day: [number, number]; month: [number, number] }
 
 /**
  * Refuse (402) when `amount` more would exceed the key's balance or a budget. Reads fresh rows.
- * A budget counts each task in the period it was created (`periodAt`, default `now`): money added
- * to an older task (a pricier failover) is checked against that task's day and month, not today's.
+ * A budget counts each task in the period it was created (`periodAt`: the task's creation time):
+ * money added to an older task (a pricier failover) is checked against that task's day and month.
  */
-export function assertAffordable(store: Store, keyId: string, amount: Micros, now: number, periodAt: () => number = () => now): ApiKeyRow {
+export function assertAffordable(store: Store, keyId: string, amount: Micros, periodAt: number): ApiKeyRow {
   const key = store.keys.byId(keyId);
   if (!key || key.revokedAt !== null) throw new ApiError('invalid_api_key', 'API key revoked');
   if (key.balanceMicros !== null && key.balanceMicros < amount) {
     throw new ApiError('insufficient_balance', `balance $${microsToUsd(key.balanceMicros)} is below the $${microsToUsd(amount)} this task needs`);
   }
   if (key.dailyBudgetMicros !== null || key.monthlyBudgetMicros !== null) {
-    const { day, month } = periods(periodAt());
+    const { day, month } = periods(periodAt);
     for (const [budget, [from, to], label] of [
       [key.dailyBudgetMicros, day, 'daily'],
       [key.monthlyBudgetMicros, month, 'monthly'],
@@ -52,11 +52,11 @@ export function assertAffordable(store: Store, keyId: string, amount: Micros, no
 /**
  * Reserve `amount` for a task (a hold). Throws 402 when the key cannot afford it. Call it before the
  * task row carries `amount` in its `reserved` (same transaction): budgets read the spend rollup, which
- * follows the task rows. The task's creation time (now, for a task not yet written) decides which
+ * follows the task rows. The task's creation time (`taskCreatedAt`: now, for a new task) decides which
  * budget period the hold counts in.
  */
-export function hold(store: Store, keyId: string, taskId: string, amount: Micros, now: number, note: string | null = null): void {
-  const key = assertAffordable(store, keyId, amount, now, () => store.tasks.get(taskId)?.createdAt ?? now);
+export function hold(store: Store, keyId: string, taskId: string, amount: Micros, now: number, taskCreatedAt = now, note: string | null = null): void {
+  const key = assertAffordable(store, keyId, amount, taskCreatedAt);
   store.ledger.insert({ keyId, taskId, kind: 'hold', amountMicros: amount, balanceDeltaMicros: -amount, note, createdAt: now });
   // A post-paid key has no balance to move (and skipping the write keeps the submit cheap).
   if (key.balanceMicros !== null) store.keys.addBalance(keyId, -amount);

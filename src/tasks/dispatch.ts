@@ -102,7 +102,7 @@ function startNext(ctx: EngineContext, taskId: string, reasons: string[]): Start
         const need = unitPrice * fresh.billableUnits;
         if (need > reserved) {
           grown = need - reserved;
-          hold(ctx.store, fresh.keyId, taskId, grown, now, `failover to ${c.provider.id}`);
+          hold(ctx.store, fresh.keyId, taskId, grown, now, fresh.createdAt, `failover to ${c.provider.id}`);
           reserved = need;
         }
         const row = attemptRow(ctx, taskId, tried.length + 1, c, now);

@@ -22,20 +22,24 @@ export interface Quote {
   estimateMicros: number;
 }
 
-/**
- * Rank providers and price the task for the key under its routing preferences. Throws 400
- * max_cost_exceeded when only the price ceiling excludes every provider, else 503 when none can take it.
- */
-export function quote(ctx: EngineContext, p: Prepared, route?: RoutePrefs): Quote {
-  const listPrice = ctx.listPrices.get(p.model);
-  const candidates = rankCandidates(ctx.providers, ctx.health, {
+/** The providers for a prepared request, ranked under the key's routing preferences, each priced for the key. */
+export function rankFor(ctx: EngineContext, p: Prepared, route?: RoutePrefs): Candidate[] {
+  const list = ctx.listPrices.get(p.model);
+  return rankCandidates(ctx.providers, ctx.health, {
     model: p.model,
     quality: p.quality,
     units: p.units,
     ...(p.onlyProvider ? { onlyProvider: p.onlyProvider } : {}),
     ...(route ? { route } : {}),
-    ...(listPrice ? { listUnitPriceMicros: listPrice.perUnit[p.quality] } : {}),
+    ...(list ? { listUnitPriceMicros: list.perUnit[p.quality] } : {}),
   });
+}
+
+/**
+ * Price the task for the key from its ranked candidates (default: rank them now). Throws 400
+ * max_cost_exceeded when only the price ceiling excludes every provider, else 503 when none can take it.
+ */
+export function quote(ctx: EngineContext, p: Prepared, route?: RoutePrefs, candidates: Candidate[] = rankFor(ctx, p, route)): Quote {
   const first = candidates[0];
   if (!first?.eligible) {
     assertWithinMaxCost(candidates, route);

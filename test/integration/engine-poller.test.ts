@@ -73,7 +73,7 @@ describe('poller', () => {
     gw.runtime.poller.start(); // the restarted process
     gw.advance(2_500); // past fal-a's 2 s create timeout, far from 32 s
     const moved = () => gw.store.tasks.attempts(res.body.id)[1]?.upstreamId != null;
-    for (let i = 0; i < 50 && !moved(); i++) await sleep(20);
+    for (let i = 0; i < 250 && !moved(); i++) await sleep(20); // the started poller's own tick (real timers)
     // fal cannot be asked by attempt id: the outcome is unknown, and the task moves on.
     expect(gw.store.tasks.attempts(res.body.id).map((a) => [a.providerId, a.status])).toEqual([
       ['fal-a', 'unknown'],
@@ -120,7 +120,7 @@ describe('poller', () => {
     expect(res.status).toBe(200);
     expect(res.body.attempts).toEqual([expect.objectContaining({ provider: 'kling-a', upstream_id: null })]);
     expect(gw.store.tasks.attempts(res.body.id).map((a) => a.status)).toEqual(['submitting']);
-    for (let i = 0; i < 100 && kling.tasksCreated === 0; i++) await sleep(20);
+    for (let i = 0; i < 250 && kling.tasksCreated === 0; i++) await sleep(20); // the emulator's real 3.5 s hang ends
     expect(kling.tasksCreated).toBe(1);
     gw.advance(1_000);
     await gw.runtime.poller.runDue(); // the lookup finds it now: adopted, no second create

@@ -146,7 +146,7 @@ describe('files', () => {
     req.write('--xx\r\ncontent-disposition: form-data; name="file"; filename="a.mp4"\r\n\r\n');
     req.write(MP4(5));
     req.write(Buffer.alloc(50_000));
-    await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 100 && tmpFiles().length === 0; i++) await new Promise((r) => setTimeout(r, 20));
     expect(tmpFiles()).toHaveLength(1); // streaming to a temp file, not held in memory
     req.destroy();
     for (let i = 0; i < 50 && tmpFiles().length; i++) await new Promise((r) => setTimeout(r, 20));

@@ -36,9 +36,12 @@ export function tasksRepo(sqlite: Database.Database) {
   );
   const dueOf = sqlite.prepare('SELECT "id", "provider" FROM "tasks" WHERE "provider" = ? AND "next_poll_at" <= ? ORDER BY "next_poll_at" LIMIT ?');
   const dueNoProvider = sqlite.prepare('SELECT "id", "provider" FROM "tasks" WHERE "provider" IS NULL AND "next_poll_at" <= ? ORDER BY "next_poll_at" LIMIT ?');
+  // Start-up recovery: only open tasks can have a create in flight, so walk them through their
+  // schedule index (not every attempt ever written) and look up each one's attempts.
   const submitting = sqlite.prepare(
     `SELECT a."task_id" AS taskId, a."provider_id" AS providerId, a."created_at" AS createdAt, t."next_poll_at" AS nextPollAt
-     FROM "attempts" a JOIN "tasks" t ON t."id" = a."task_id" WHERE a."status" = 'submitting' AND t."next_poll_at" IS NOT NULL`,
+     FROM "tasks" t INDEXED BY "tasks_next_poll" CROSS JOIN "attempts" a ON a."task_id" = t."id"
+     WHERE t."next_poll_at" IS NOT NULL AND a."status" = 'submitting'`,
   );
   const attemptTask = sqlite.prepare('SELECT "task_id" AS taskId FROM "attempts" WHERE "id" = ?');
 

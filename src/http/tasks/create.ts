@@ -41,10 +41,11 @@ export function createRoute(app: Hono<AppEnv>, deps: AppDeps): void {
       }
     }
     try {
-      // A key that cannot pay anything is refused before its media are fetched and pinned into the
-      // store; the hold itself is checked again, exactly, in submit's transaction.
-      assertAffordable(ctx.store, key.id, 1, ctx.now());
-      const taskId = await submit(ctx, key, await prepare(body, key.id, prepareDeps(deps, { pin: true })), claim);
+      const prep = prepareDeps(deps, { pin: true });
+      // A key that cannot pay anything is refused before its media are copied into the store; the
+      // hold itself is checked, exactly, in submit's transaction.
+      if (prep.pin) assertAffordable(ctx.store, key.id, 1, ctx.now());
+      const taskId = await submit(ctx, key, await prepare(body, key.id, prep), claim);
       return answer(c, claim, 200, taskJson(taskId));
     } catch (err) {
       // Only the request that took the key answers for it: a racing loser's 409 is never stored.

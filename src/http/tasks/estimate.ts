@@ -8,8 +8,7 @@ import type { AppEnv } from '../env.ts';
 import { prepareDeps, type AppDeps } from '../deps.ts';
 import { readJson } from '../middleware.ts';
 import { prepare } from '../../tasks/prepare.ts';
-import { quote } from '../../tasks/submit.ts';
-import { rankCandidates } from '../../routing/select.ts';
+import { quote, rankFor } from '../../tasks/submit.ts';
 import { resolveRoute } from '../../routing/preferences.ts';
 import { microsToUsd } from '../../pricing/money.ts';
 import { ApiError } from '../../errors.ts';
@@ -19,25 +18,17 @@ export function estimateRoute(app: Hono<AppEnv>, deps: AppDeps): void {
     const key = c.get('apiKey');
     const p = await prepare(await readJson(c), key.id, prepareDeps(deps));
     const route = resolveRoute(key.route, p.route, deps.ctx.providers);
+    // Without a list price the key pays the upstream cost of the provider that runs it (keyEstimateMicros).
+    const candidates = rankFor(deps.ctx, p, route);
     let estimateUsd: number | null = null;
     let chosen: string | null = null;
     try {
-      const q = quote(deps.ctx, p, route);
+      const q = quote(deps.ctx, p, route, candidates);
       estimateUsd = microsToUsd(q.estimateMicros);
       chosen = q.candidates[0]!.provider.id;
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
     }
-    const list = deps.ctx.listPrices.get(p.model);
-    // Without a list price the key pays the upstream cost of the provider that runs it (keyEstimateMicros).
-    const candidates = rankCandidates(deps.ctx.providers, deps.ctx.health, {
-      model: p.model,
-      quality: p.quality,
-      units: p.units,
-      ...(p.onlyProvider ? { onlyProvider: p.onlyProvider } : {}),
-      ...(route ? { route } : {}),
-      ...(list ? { listUnitPriceMicros: list.perUnit[p.quality] } : {}),
-    });
     return c.json({
       model: p.model,
       billing_rule: p.rule,
