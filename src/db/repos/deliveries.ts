@@ -1,11 +1,12 @@
 /** The callback outbox and idempotency records. */
 import { and, desc, eq, lt, sql } from 'drizzle-orm';
+import type Database from 'better-sqlite3';
 import type { Db } from '../client.ts';
 import { callbackDeliveries, idempotencyKeys, type DeliveryRow, type IdempotencyRow } from '../schema/index.ts';
 
 export type DeliveryPatch = Partial<Omit<DeliveryRow, 'id' | 'taskId' | 'keyId' | 'createdAt'>>;
 
-export function deliveriesRepo(db: Db) {
+export function deliveriesRepo(db: Db, sqlite: Database.Database) {
   // Partitioned by the URL's authority (host[:port], userinfo included), cut at the first '/' after '//'.
   // A URL with a query right after the host only gets a partition of its own; the worker still bounds
   // every real host in memory. Round robin: every receiver's oldest, then every second oldest, and so on.
@@ -18,6 +19,12 @@ export function deliveriesRepo(db: Db) {
         ORDER BY next_attempt_at, id) AS n
       FROM callback_deliveries WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ${now}
     ) WHERE n <= ${perReceiver} ORDER BY n, at, id LIMIT ${limit}`);
+  const lease = sqlite.prepare('UPDATE "callback_deliveries" SET "next_attempt_at" = ?, "lease_owner" = ? WHERE "id" = ?');
+  const claimDue = sqlite.transaction((now: number, perReceiver: number, limit: number, owner: string, leaseMs: number) => {
+    const due = dueFair(now, perReceiver, limit);
+    for (const { id } of due) lease.run(now + leaseMs, owner, id);
+    return due;
+  });
   return {
     /**
      * Due deliveries, at most `perReceiver` per receiver host and `limit` in all, receivers in turn: a
@@ -25,6 +32,14 @@ export function deliveriesRepo(db: Db) {
      */
     dueByReceiver(now: number, perReceiver: number, limit: number): { id: string; url: string }[] {
       return dueFair(now, perReceiver, limit);
+    },
+    /**
+     * Claim due deliveries as `dueByReceiver` reads them, for `leaseMs`: each one's next try moves a
+     * lease ahead, owned by `owner`, so no other replica sends it meanwhile; the claimer records the
+     * outcome (and the next try) when done, and a dead claimer's deliveries are due again after the lease.
+     */
+    claimDue(now: number, perReceiver: number, limit: number, owner: string, leaseMs: number): { id: string; url: string }[] {
+      return claimDue.immediate(now, perReceiver, limit, owner, leaseMs);
     },
     /** Insert unless a delivery with this id exists (an end is announced once). */
     insert(row: DeliveryRow): void {

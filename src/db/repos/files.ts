@@ -24,6 +24,19 @@ export function filesRepo(sqlite: Database.Database) {
   const recentInput = f.select(`WHERE "key_id" = ? AND "id" >= ? AND "purpose" = 'input' AND "upstream_url" = ? AND "purged_at" IS NULL ORDER BY "id" DESC LIMIT 1`);
   const jobById = m.select('WHERE "task_id" = ?');
   const dueJobs = m.select('WHERE "done_at" IS NULL AND "next_at" <= ? ORDER BY "next_at" LIMIT ?');
+  const claimable = f.select('WHERE "expires_at" <= ? AND "purged_at" IS NULL AND ("lease_until" IS NULL OR "lease_until" <= ?) ORDER BY "expires_at" LIMIT ?');
+  const leaseFile = sqlite.prepare('UPDATE "files" SET "lease_owner" = ?, "lease_until" = ? WHERE "id" = ?');
+  const leaseJob = sqlite.prepare('UPDATE "mirror_jobs" SET "next_at" = ?, "lease_owner" = ? WHERE "task_id" = ?');
+  const claimExpired = sqlite.transaction((now: number, limit: number, owner: string, leaseMs: number) => {
+    const rows = claimable.all(now, now, limit);
+    for (const r of rows) leaseFile.run(owner, now + leaseMs, r.id);
+    return rows.map((r) => ({ ...r, leaseOwner: owner, leaseUntil: now + leaseMs }));
+  });
+  const claimJobs = sqlite.transaction((now: number, limit: number, owner: string, leaseMs: number) => {
+    const rows = dueJobs.all(now, limit);
+    for (const r of rows) leaseJob.run(now + leaseMs, owner, r.taskId);
+    return rows.map((r) => ({ ...r, nextAt: now + leaseMs, leaseOwner: owner }));
+  });
 
   return {
     insert: (row: FileRow): void => f.insert(row),
@@ -40,11 +53,21 @@ export function filesRepo(sqlite: Database.Database) {
     liveHashes: (): Set<string> => new Set((liveHashes.all() as { sha: string }[]).map((r) => r.sha)),
     /** The key's newest live pinned copy of `url` whose id sorts at or after `sinceId`. */
     recentInput: (keyId: string, url: string, sinceId: string): FileRow | undefined => recentInput.get(keyId, sinceId, url),
+    /**
+     * Claim expired files (as `expired` reads them) for `leaseMs`, so one replica purges each: rows
+     * another replica holds an unexpired lease on are skipped.
+     */
+    claimExpired: (now: number, limit: number, owner: string, leaseMs: number): FileRow[] => claimExpired.immediate(now, limit, owner, leaseMs),
     insertJob: (row: MirrorJobRow): void => m.insert(row),
     job: (taskId: string): MirrorJobRow | undefined => jobById.get(taskId),
     updateJob: (taskId: string, patch: MirrorJobPatch): void => m.update(taskId, patch),
     /** Mirror jobs not done whose next try is due, oldest first. */
     dueJobs: (now: number, limit: number): MirrorJobRow[] => dueJobs.all(now, limit),
+    /**
+     * Claim due mirror jobs for `leaseMs`: each one's next try moves a lease ahead, owned by `owner`
+     * (rows come back as claimed); a dead claimer's jobs are due again after the lease.
+     */
+    claimJobs: (now: number, limit: number, owner: string, leaseMs: number): MirrorJobRow[] => claimJobs.immediate(now, limit, owner, leaseMs),
   };
 }
 

@@ -25,6 +25,14 @@ export function keysRepo(db: Db, sqlite: Database.Database) {
     byId(id: string): ApiKeyRow | undefined {
       return byId.get(id);
     },
+    /**
+     * The key, locked until the transaction ends (PostgreSQL: FOR UPDATE): balance and budget checks
+     * of concurrent holds on two replicas run one after the other. SQLite's IMMEDIATE transactions
+     * already run one at a time.
+     */
+    forUpdate(id: string): ApiKeyRow | undefined {
+      return byId.get(id);
+    },
     list(): ApiKeyRow[] {
       return db.select().from(apiKeys).orderBy(desc(apiKeys.createdAt), desc(apiKeys.id)).all();
     },

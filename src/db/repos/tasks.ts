@@ -44,11 +44,27 @@ export function tasksRepo(sqlite: Database.Database) {
      WHERE t."next_poll_at" IS NOT NULL AND a."status" = 'submitting'`,
   );
   const attemptTask = sqlite.prepare('SELECT "task_id" AS taskId FROM "attempts" WHERE "id" = ?');
+  const lease = sqlite.prepare('UPDATE "tasks" SET "next_poll_at" = ?, "lease_owner" = ? WHERE "id" = ?');
+  const dueByProvider = (now: number, limit: number): { id: string; provider: string | null }[] => {
+    const out = dueNoProvider.all(now, limit) as { id: string; provider: string | null }[];
+    for (const { p } of providers.all() as { p: string }[]) out.push(...(dueOf.all(p, now, limit) as { id: string; provider: string }[]));
+    return out;
+  };
+  const claimDue = sqlite.transaction((now: number, limit: number, owner: string, leaseMs: number) => {
+    const due = dueByProvider(now, limit);
+    for (const { id } of due) lease.run(now + leaseMs, owner, id);
+    return due;
+  });
 
   return {
     insertTask: (row: NewTask): void => t.insert(row),
     insertAttempt: (row: NewAttempt): void => a.insert(row),
     get: (id: string): TaskRow | undefined => byId.get(id),
+    /**
+     * The task, locked until the transaction ends (PostgreSQL: FOR UPDATE), so two replicas ending
+     * it at once run one after the other. SQLite's IMMEDIATE transactions already run one at a time.
+     */
+    getForUpdate: (id: string): TaskRow | undefined => byId.get(id),
     /** A task with the attempt fields its view shows, in one read. */
     getWithAttempts(id: string): { task: TaskRow; attempts: AttemptView[] } | undefined {
       const row = withAttempts.get(id) as (Record<string, unknown> & { attemptsJson: string }) | undefined;
@@ -70,11 +86,14 @@ export function tasksRepo(sqlite: Database.Database) {
      * Tasks whose next poll is due, at most `limit` per provider (each provider's oldest schedule
      * first): a provider whose backlog never drains cannot keep another's due tasks from being read.
      */
-    dueByProvider(now: number, limit: number): { id: string; provider: string | null }[] {
-      const out = dueNoProvider.all(now, limit) as { id: string; provider: string | null }[];
-      for (const { p } of providers.all() as { p: string }[]) out.push(...(dueOf.all(p, now, limit) as { id: string; provider: string }[]));
-      return out;
-    },
+    dueByProvider,
+    /**
+     * Claim due tasks as `dueByProvider` reads them, for `leaseMs`: each one's next poll moves a lease
+     * ahead, owned by `owner`, so no other replica reads it as due until that lease has run out (the
+     * claimer reschedules it when done; a dead claimer's tasks are due again after the lease).
+     * PostgreSQL skips rows another replica is claiming at the same moment (SKIP LOCKED).
+     */
+    claimDue: (now: number, limit: number, owner: string, leaseMs: number): { id: string; provider: string | null }[] => claimDue.immediate(now, limit, owner, leaseMs),
     /** Attempts still `submitting` on open tasks (a scan: for start-up recovery only). */
     submittingAttempts: (): { taskId: string; providerId: string; createdAt: number; nextPollAt: number }[] =>
       submitting.all() as { taskId: string; providerId: string; createdAt: number; nextPollAt: number }[],

@@ -22,6 +22,8 @@ export const callbackDeliveries = sqliteTable(
     nextAttemptAt: integer('next_attempt_at'),
     lastStatusCode: integer('last_status_code'),
     lastError: text('last_error'),
+    /** The replica sending it; a claim moves `next_attempt_at` a lease ahead (taken over if it dies). */
+    leaseOwner: text('lease_owner'),
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
     deliveredAt: integer('delivered_at'),

@@ -36,6 +36,9 @@ export const files = sqliteTable(
     deletedAt: integer('deleted_at'),
     /** Set when the file stops referencing its blob (deleted or expired); the row stays for history. */
     purgedAt: integer('purged_at'),
+    /** The replica purging its bytes, and until when (an expiry sweep claims rows before deleting). */
+    leaseOwner: text('lease_owner'),
+    leaseUntil: integer('lease_until'),
   },
   (t) => [
     uniqueIndex('files_token').on(t.token),
@@ -63,6 +66,8 @@ export const mirrorJobs = sqliteTable(
     tries: integer('tries').notNull().default(0),
     nextAt: integer('next_at').notNull(),
     lastError: text('last_error'),
+    /** The replica running it; a claim moves `next_at` a lease ahead (taken over if it dies). */
+    leaseOwner: text('lease_owner'),
     /** Set once the task's completion ran: nothing left to do. */
     doneAt: integer('done_at'),
     createdAt: integer('created_at').notNull(),

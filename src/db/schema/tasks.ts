@@ -55,6 +55,11 @@ export const tasks = sqliteTable(
     underbilled: integer('underbilled', { mode: 'boolean' }).notNull().default(false),
     /** The routing preferences in force for this task (key default merged with the request's, JSON). */
     route: text('route'),
+    /**
+     * The replica that claimed this task's due poll. A claim moves `next_poll_at` a lease ahead, so a
+     * replica that dies mid-poll leaves the task due again when the lease runs out.
+     */
+    leaseOwner: text('lease_owner'),
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
     finishedAt: integer('finished_at'),
