@@ -20,7 +20,7 @@ export interface DbHandle {
 }
 
 // From the package root, not this module: the same code also runs bundled from dist/.
-const MIGRATIONS = packagePath('migrations');
+const MIGRATIONS = packagePath('migrations/sqlite');
 
 /** Open (creating if needed) and migrate the database at `path` (`:memory:` works too). */
 export function openDb(path: string): DbHandle {
