@@ -193,5 +193,8 @@ export function buildFixture(taskCount = 240): Fixture {
   // Two attempts with the same upstream id (a lost answer found again): one bill on the statement.
   const dup = fx.attempts.filter((a) => a.upstreamId !== null && a.providerId === 'fal').slice(0, 2);
   if (dup.length === 2) dup[1]!.upstreamId = dup[0]!.upstreamId;
+  // An upstream id full of what array literals and SQL quote: it must travel whole.
+  const odd = fx.attempts.find((a) => a.upstreamId !== null && a.providerId === 'kie');
+  if (odd) odd.upstreamId = `kie-"q",{x}\\y NULL 'z'`;
   return fx;
 }

@@ -192,10 +192,13 @@ describe('PostgreSQL report and finance repositories answer as SQLite does', () 
     }
     expect(seen).toBeGreaterThan(fx.tasks.length);
     // Cursors that are no task's id, in byte order (upper case sorts before lower case).
-    for (const after of ['task_', 'TASK', 'task_zzzz', '~', '']) {
+    // A NUL cannot be sent to PostgreSQL: the repository must answer as SQLite's byte-wise compare does.
+    const mid = fx.tasks[fx.tasks.length >> 1]!.id;
+    for (const after of ['task_', 'TASK', 'task_zzzz', '~', '', '\0', `${mid}\0`, `${mid.slice(0, 12)}\0zz`]) {
       expect(await pg.adminTasks.list({}, 3, after), after).toStrictEqual(sqlite.adminTasks.list({}, 3, after));
     }
     expect(await pg.adminTasks.list({ provider: 'nobody' }, 5)).toStrictEqual([]);
+    expect(await pg.adminTasks.list({ provider: 'fal\0', status: 'completed' }, 5)).toStrictEqual(sqlite.adminTasks.list({ provider: 'fal\0', status: 'completed' }, 5));
     // A task row carries real booleans and numbers on both.
     const [row] = await pg.adminTasks.list({}, 1);
     expect(typeof row!.listPriced).toBe('boolean');
@@ -223,7 +226,7 @@ describe('PostgreSQL report and finance repositories answer as SQLite does', () 
         total += want.length;
       }
       const ids = fx.attempts.filter((a) => a.providerId === provider && a.upstreamId !== null).map((a) => a.upstreamId!);
-      const asked = [...ids, 'not-ours', ...fx.attempts.filter((a) => a.providerId !== provider && a.upstreamId).map((a) => a.upstreamId!).slice(0, 3)];
+      const asked = [...ids, 'not-ours', '', 'NULL', '{a,"b"}', 'x\0y', `${ids[0] ?? ''}\0`, ...fx.attempts.filter((a) => a.providerId !== provider && a.upstreamId).map((a) => a.upstreamId!).slice(0, 3)];
       // SQLite answers these in no set order: compared as sets.
       const want = sqlite.reconciliation.byUpstreamIds(provider, asked).sort(byId);
       expect((await pg.reconciliation.byUpstreamIds(provider, asked)).sort(byId)).toStrictEqual(want);
@@ -231,6 +234,7 @@ describe('PostgreSQL report and finance repositories answer as SQLite does', () 
       expect(await pg.reconciliation.byUpstreamIds(provider, [])).toStrictEqual([]);
     }
     expect(total).toBeGreaterThan(fx.attempts.length);
+    expect(sqlite.reconciliation.byUpstreamIds('kie', [`kie-"q",{x}\\y NULL 'z'`])).toHaveLength(1);
     // Every cost rule was met: completed (upstream cost), unknown and submitting (the quote), failed and cancelled (0).
     const statuses = new Set(PROVIDERS.flatMap((p) => (p ? sqlite.reconciliation.attempts(p, ranges[0]![0], ranges[0]![1]) : [])).map((a) => a.status));
     expect([...statuses].sort()).toEqual(expect.arrayContaining(['cancelled', 'completed', 'failed', 'processing', 'submitting', 'unknown']));

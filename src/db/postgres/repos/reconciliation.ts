@@ -31,7 +31,10 @@ export function pgReconciliationRepo(sql: Sql): Async<ReconciliationRepo> {
     attempts: (providerId: string, fromMs: number, toMs: number) =>
       sql.rows<OurAttempt>(IN_RANGE_SQL, [fromMs - TASK_LOOKBACK_MS, toMs, providerId, fromMs, toMs]),
     async byUpstreamIds(providerId: string, ids: readonly string[]): Promise<OurAttempt[]> {
-      return ids.length ? sql.rows<OurAttempt>(BY_IDS_SQL, [providerId, ids]) : [];
+      // A statement's id may hold a NUL, which PostgreSQL text cannot (sending one is an error): no
+      // stored upstream id can equal it, so it is left out, and SQLite does not match it either.
+      const asked = ids.filter((id) => !id.includes('\0'));
+      return asked.length ? sql.rows<OurAttempt>(BY_IDS_SQL, [providerId, asked]) : [];
     },
   };
 }
