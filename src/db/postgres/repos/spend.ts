@@ -52,7 +52,7 @@ const METRICS = [
 ].join(', ');
 
 /** The rollup statement; parameters: from day, to day (inclusive) and, with `byKey`, the key id. */
-export function pgSpendSql(groupBy: readonly SpendDimension[], byKey = false): string {
+function pgSpendSql(groupBy: readonly SpendDimension[], byKey = false): string {
   const dims = groupBy.map((d) => {
     const sql = DIMENSIONS[d];
     if (!sql) throw new Error(`unknown spend dimension ${String(d)}`);
