@@ -69,7 +69,10 @@ async function reapStale(bins: Binaries, user: ReturnType<typeof asServerUser>):
     if (!existsSync(ownerFile) || isAlive(Number(readFileSync(ownerFile, 'utf8')))) continue;
     const [cmd, args] = user.wrap(bins.pgCtl, ['stop', '-m', 'immediate', '-D', join(dir, 'data')]);
     await run(cmd, args).catch(() => {});
-    rmSync(dir, { recursive: true, force: true });
+    // Best effort: another user's folder may not be ours to remove.
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch {}
   }
 }
 
