@@ -119,6 +119,18 @@ describe('PostgreSQL migrations', () => {
     expect(() => sqlite.prepare("INSERT INTO tasks (id, key_id, model, quality, status, request, billing_rule, billable_units, unit_price_micros, list_priced, reserved_micros, created_at, updated_at) VALUES ('x', 'key_a', 'm1', 'q', 'pending', '{}', 'r', 1, 1, 0, 1, ?, 0)").run(Date.UTC(10000, 0, 1))).toThrow(/day/);
   });
 
+  it("a task's day is its UTC day whatever the session's time zone", async () => {
+    const client = await pools[2]!.connect();
+    try {
+      await client.query("SET TIME ZONE 'Pacific/Kiritimati'"); // UTC+14: local dates run a day ahead
+      const { rows } = await client.query('SELECT spend_day($1) AS late, spend_day($2) AS early', [MIDNIGHT - 1, MIDNIGHT]);
+      expect(rows[0]).toEqual({ late: '2026-01-31', early: '2026-02-01' });
+    } finally {
+      await client.query('RESET TIME ZONE');
+      client.release();
+    }
+  });
+
   it('concurrent transactions on one rollup row from three pools lose no update', async () => {
     const before = await poolSql(pools[0]!).row<{ tasks: number; reserved_micros: number }>(
       "SELECT tasks, reserved_micros FROM spend_daily WHERE day = '2026-03-01' AND key_id = 'key_a' AND model = 'm9' AND provider = 'p'",
