@@ -104,6 +104,11 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Where stored files live; default a `files` folder beside the database. */
       dir: z.string().min(1).optional(),
+      /**
+       * The folder is shared by every replica (a network volume): required with PostgreSQL, where
+       * replicas serve each other's files (docs/deployment.md).
+       */
+      shared: z.boolean().default(false),
       max_bytes: z.number().int().positive().default(100 * 1024 * 1024),
       max_output_bytes: z.number().int().positive().default(2 * 1024 * 1024 * 1024),
       retention_hours: z.number().positive().finite().default(168),
@@ -116,6 +121,14 @@ export const configSchema = z.strictObject({
       mirror_max_tries: z.number().int().positive().default(5),
       /** Per-request timeout of an output or input download (idle body included), ms. */
       download_timeout_ms: z.number().int().positive().default(60_000),
+    })
+    .prefault({}),
+  /** The database: `REELROUTE_DB` wins over `url`. A postgres:// URL selects PostgreSQL; anything else is a SQLite path. */
+  database: z
+    .strictObject({
+      url: z.string().min(1).optional(),
+      /** PostgreSQL connections per replica. */
+      pool_size: z.number().int().positive().max(1000).default(10),
     })
     .prefault({}),
   billing: z

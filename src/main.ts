@@ -7,7 +7,6 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig } from './config.ts';
 import { openStore } from './db/store.ts';
-import { sqlitePath } from './db/location.ts';
 import { newSecret } from './ids.ts';
 import { createKey } from './keys/keys.ts';
 import { usdToMicros } from './pricing/money.ts';
@@ -27,9 +26,9 @@ async function main(): Promise<void> {
   const adminKey = process.env.REELROUTE_ADMIN_KEY ?? (demo ? newSecret('rr_admin_') : undefined);
   if (!adminKey) throw new ConfigError('REELROUTE_ADMIN_KEY: required outside demo mode');
 
-  const store = openStore(sqlitePath(process.env.REELROUTE_DB));
+  const store = await openStore(process.env.REELROUTE_DB || config.database.url || '', { poolSize: config.database.pool_size });
   store.checkpointInBackground();
-  const runtime = createRuntime({ config, store, adminKey, log, processMetrics: true });
+  const runtime = await createRuntime({ config, store, adminKey, log, processMetrics: true });
   const server = serve({ fetch: runtime.app.fetch, hostname: config.server.host, port: config.server.port, serverOptions: slowClientServerOptions(config.server) });
   guardSlowClients(server, config.server);
   await new Promise<void>((resolve, reject) => {
@@ -40,23 +39,24 @@ async function main(): Promise<void> {
   const url = `http://${config.server.host}:${port}`;
   // Demo mode: the emulators fetch uploads and pinned inputs from the gateway on loopback.
   if (demo) runtime.files.files.useLoopbackBase(['0.0.0.0', '::'].includes(config.server.host) ? `http://127.0.0.1:${port}` : url);
-  runtime.poller.start();
+  await runtime.poller.start();
   runtime.callbacks.start();
   runtime.files.start();
+  runtime.replicas.start();
   log.info({ url, providers: runtime.ctx.providers.map((p) => p.id), demo: demo !== null }, 'reelroute listening');
 
   if (demo) {
-    const { key } = createKey(store, { name: 'demo', balanceMicros: usdToMicros(25), dailyBudgetMicros: null, monthlyBudgetMicros: null }, Date.now());
-    process.stdout.write(demoBanner({ gatewayUrl: url, adminKey: process.env.REELROUTE_ADMIN_KEY === undefined ? adminKey : null, apiKey: key, mediaUrl: demo.mediaUrl, providers: runtime.ctx.providers, dashboardUrl: `${url}/dashboard/login/${issueLoginToken(store, { role: 'admin', adminKey }, Date.now())}` }) + '\n');
+    const { key } = await createKey(store, { name: 'demo', balanceMicros: usdToMicros(25), dailyBudgetMicros: null, monthlyBudgetMicros: null }, Date.now());
+    process.stdout.write(demoBanner({ gatewayUrl: url, adminKey: process.env.REELROUTE_ADMIN_KEY === undefined ? adminKey : null, apiKey: key, mediaUrl: demo.mediaUrl, providers: runtime.ctx.providers, dashboardUrl: `${url}/dashboard/login/${(await issueLoginToken(store, { role: 'admin', adminKey }, Date.now()))}` }) + '\n');
   }
 
   handleSignals({
     server: server as Server,
     log,
-    stopWorkers: () => Promise.all([runtime.poller.stop(), runtime.callbacks.stop(), runtime.files.stop()]),
+    stopWorkers: () => Promise.all([runtime.poller.stop(), runtime.callbacks.stop(), runtime.files.stop(), runtime.replicas.stop()]),
     release: async () => {
       await demo?.close();
-      runtime.ctx.health.close();
+      await runtime.ctx.health.close();
       await store.close();
     },
   });

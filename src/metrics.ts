@@ -13,9 +13,9 @@ export interface GaugeSources {
   /** Circuit state per provider × model: 0 closed, 1 half-open, 2 open. */
   circuits(): { provider: string; model: string; state: 0 | 1 | 2 }[];
   /** Unended tasks per provider. */
-  inFlight(): { provider: string; count: number }[];
+  inFlight(): Promise<{ provider: string; count: number }[]>;
   /** How late the most overdue poll is, seconds (0 when nothing is due). */
-  pollerLagSeconds(): number;
+  pollerLagSeconds(): Promise<number>;
 }
 
 export interface Metrics {
@@ -60,17 +60,17 @@ export function createMetrics(opts: { defaults?: boolean } = {}): Metrics {
     help: 'Tasks not yet ended, by the provider running them',
     labelNames: ['provider'],
     registers,
-    collect() {
+    async collect() {
       this.reset();
-      for (const p of sources?.inFlight() ?? []) this.set({ provider: p.provider }, p.count);
+      for (const p of (await sources?.inFlight()) ?? []) this.set({ provider: p.provider }, p.count);
     },
   });
   new Gauge({
     name: 'reelroute_poller_lag_seconds',
     help: 'How late the most overdue task poll is',
     registers,
-    collect() {
-      this.set(sources?.pollerLagSeconds() ?? 0);
+    async collect() {
+      this.set((await sources?.pollerLagSeconds()) ?? 0);
     },
   });
   return {
@@ -117,8 +117,8 @@ export function attachMetrics(ctx: EngineContext): void {
     circuits: () =>
       ctx.providers.flatMap((p) => [...p.models.keys()].map((model) => ({ provider: p.id, model, state: CIRCUIT[ctx.health.state(p.id, model)] }))),
     inFlight: () => ctx.store.ops.inFlightByProvider(),
-    pollerLagSeconds: () => {
-      const due = ctx.store.ops.oldestScheduledPoll();
+    pollerLagSeconds: async () => {
+      const due = await ctx.store.ops.oldestScheduledPoll();
       return due === null ? 0 : Math.max(0, (ctx.now() - due) / 1000);
     },
   });

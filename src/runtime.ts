@@ -4,7 +4,7 @@
  */
 import pino, { type Logger } from 'pino';
 import type { Hono } from 'hono';
-import type { Config } from './config.ts';
+import { ConfigError, type Config } from './config.ts';
 import type { Store } from './db/store.ts';
 import type { AppEnv } from './http/env.ts';
 import { createApp } from './app.ts';
@@ -25,6 +25,8 @@ import { defaultFilesDir, FileStore } from './files/store.ts';
 import { localFirstProbe } from './files/local-probe.ts';
 import { OutputMirror } from './files/mirror.ts';
 import { FileWorkers } from './files/workers.ts';
+import { newReplicaId } from './leases.ts';
+import { ReplicaWatch } from './replicas.ts';
 
 export interface RuntimeOptions {
   config: Config;
@@ -36,6 +38,8 @@ export interface RuntimeOptions {
   guard?: UrlGuard;
   /** Collect process metrics (off in tests). */
   processMetrics?: boolean;
+  /** This replica's name on the work it claims (default: host, pid and a random part). */
+  replicaId?: string;
 }
 
 export interface Runtime {
@@ -46,9 +50,11 @@ export interface Runtime {
   auth: KeyAuth;
   /** File store, output mirror and expiry (start/stop with the gateway). */
   files: FileWorkers;
+  /** Admin changes and learned health from the other replicas (PostgreSQL). */
+  replicas: ReplicaWatch;
 }
 
-export function createRuntime(opts: RuntimeOptions): Runtime {
+export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const now = opts.now ?? Date.now;
   const { config, store } = opts;
   const listPrices = new Map<CanonicalModel, UnitPrice>();
@@ -59,9 +65,19 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
   const guard = opts.guard ?? createUrlGuard({ allowInsecure: config.callbacks.allow_insecure, log });
   // Changes made through PATCH /admin/providers/{id} survive a restart: stored overrides over the config.
   const providers = buildProviders(config, now);
-  applyStoredOverrides(providers, store.admin.overrides(), log);
+  applyStoredOverrides(providers, (await store.admin.overrides()), log);
+  if (store.engine === 'postgres' && !config.files.shared) {
+    throw new ConfigError(
+      'files.shared: with PostgreSQL, replicas serve each other\'s files, so the files folder must be a volume every replica mounts; set files.shared: true once it is (docs/deployment.md)',
+    );
+  }
   const files = new FileStore({ store, blobs: createLocalBlobStore(defaultFilesDir(config, store.path)), config, now, log });
-  files.sweepOrphans();
+  if (store.engine === 'sqlite') {
+    // One process per database: what a previous one claimed is due again now, not when its lease ends.
+    await store.ops.releaseLeases(now());
+    // Unclaimed blobs are a crash's leftovers only when no other replica can be mid-upload into the folder.
+    await files.sweepOrphans();
+  }
   const metrics = createMetrics({ defaults: opts.processMetrics ?? false });
   const ctx: EngineContext = {
     metrics,
@@ -73,7 +89,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
       cooldownMs: config.routing.breaker_cooldown_ms,
       now,
       // Learned health survives a restart: loaded here, written behind.
-      persistence: { all: store.health.all, put: store.health.put, transaction: store.transaction },
+      persistence: { all: () => store.health.all(), put: (rows) => store.transaction((tx) => tx.health.put(rows)) },
       onError: (err) => log.warn({ err }, 'provider health not saved'),
     }),
     probe:
@@ -96,9 +112,11 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     now,
     listPrices,
     inFlight: new Set(),
+    replicaId: opts.replicaId ?? newReplicaId(),
     log,
     files,
   };
+  await ctx.health.refresh();
   attachMetrics(ctx);
   // Gateway file URLs are read from disk, never fetched.
   ctx.probe = localFirstProbe(files, ctx.probe);
@@ -106,6 +124,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
   const poller = new Poller(ctx);
   ctx.mirror = new OutputMirror(ctx, (task, attempt, status) => poller.complete(task, attempt, status));
   const app = createApp({ ctx, auth, adminKey: opts.adminKey }, poller, metrics);
-  const callbacks = new CallbackWorker({ store, guard, config, now, log: ctx.log, onDelivery: (outcome) => metrics.callbackDeliveries.inc({ outcome }) });
-  return { ctx, app, poller, callbacks, auth, files: new FileWorkers(files, ctx.mirror, log) };
+  const callbacks = new CallbackWorker({ store, guard, config, now, log: ctx.log, owner: ctx.replicaId, onDelivery: (outcome) => metrics.callbackDeliveries.inc({ outcome }) });
+  const replicas = new ReplicaWatch(ctx, auth, log);
+  return { ctx, app, poller, callbacks, auth, files: new FileWorkers(files, ctx.mirror, log, ctx.replicaId), replicas };
 }

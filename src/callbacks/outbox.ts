@@ -2,7 +2,7 @@
  * Writing callbacks: when a task ends, its announcement goes into the outbox in the same
  * transaction as the end, so a crash can delay a callback but never lose it.
  */
-import type { Store } from '../db/store.ts';
+import type { Repos } from '../db/store.ts';
 import type { DeliveryRow } from '../db/schema/index.ts';
 import { taskView } from '../tasks/view.ts';
 
@@ -12,10 +12,10 @@ export function deliveryId(taskId: string, event: string): string {
 }
 
 /** Queue the callback for a task that just ended (no-op without a callback_url). Call inside the end's transaction. */
-export function announce(store: Store, taskId: string, now: number): void {
-  const task = store.tasks.get(taskId);
+export async function announce(tx: Repos, taskId: string, now: number): Promise<void> {
+  const task = await tx.tasks.get(taskId);
   if (!task?.callbackUrl) return;
-  const payload = JSON.stringify(taskView(task, store.tasks.attempts(taskId), { canCancel: false }));
+  const payload = JSON.stringify(taskView(task, await tx.tasks.attempts(taskId), { canCancel: false }));
   const row: DeliveryRow = {
     id: deliveryId(taskId, task.status),
     taskId,
@@ -31,8 +31,9 @@ export function announce(store: Store, taskId: string, now: number): void {
     createdAt: now,
     updatedAt: now,
     deliveredAt: null,
+    leaseOwner: null,
   };
-  store.deliveries.insert(row);
+  await tx.deliveries.insert(row);
 }
 
 /** A delivery as its key sees it. */

@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import type { Store } from '../db/store.ts';
 import type { UrlGuard } from '../net/ssrf.ts';
+import { LEASE_MS } from '../leases.ts';
 
 export interface CallbackWorkerDeps {
   store: Store;
@@ -19,6 +20,8 @@ export interface CallbackWorkerDeps {
   config: Config;
   now: () => number;
   log: Logger;
+  /** This replica's name on the deliveries it claims. */
+  owner: string;
   /** Told the outcome of each delivery attempt (metrics). */
   onDelivery?: (outcome: 'delivered' | 'retry' | 'failed') => void;
 }
@@ -48,48 +51,56 @@ export class CallbackWorker {
     this.stopped = false;
     const loop = () => {
       if (this.stopped) return;
-      try {
-        this.refill();
-      } catch (err) {
-        this.deps.log.error({ err }, 'callback tick failed');
-      }
-      this.timer = setTimeout(loop, this.tickMs);
+      this.refill()
+        .catch((err: unknown) => this.deps.log.error({ err }, 'callback tick failed'))
+        .finally(() => {
+          if (!this.stopped) this.timer = setTimeout(loop, this.tickMs);
+        });
     };
     this.timer = setTimeout(loop, 0);
   }
 
-  /** Stop launching; resolves when the deliveries being sent are done. */
+  /** Stop launching; resolves when the deliveries being sent are done. Claimed but unsent deliveries are due again at once. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    const unsent = [...this.queues.values()].flat();
     this.queues.clear();
+    const at = this.deps.now();
+    for (const id of unsent) await this.deps.store.deliveries.update(id, { nextAttemptAt: at, leaseOwner: null });
     while (this.sends.size) await Promise.all(this.sends);
   }
 
   /** Read what is due, send it within the bounds and wait until those sends are done. Returns how many were read. Tests call this. */
   async runDue(): Promise<number> {
-    const count = this.refill();
+    const count = await this.refill();
     while (this.sends.size) await Promise.all(this.sends);
     return count;
   }
 
-  /** Read due deliveries (a few per receiver host, through the index) and launch within free slots. */
-  private refill(): number {
+  /**
+   * Claim due deliveries (a few per receiver host, through the index) and launch within free slots.
+   * A claim is a lease: no other replica sends them meanwhile, and they join this replica's queues
+   * until a slot frees.
+   */
+  private async refill(): Promise<number> {
     const { store, config, now } = this.deps;
     const { batch, per_host_concurrency: perHost } = config.callbacks;
-    const queues = new Map<string, string[]>();
+    const queued = [...this.queues.values()].reduce((n, q) => n + q.length, 0);
+    if (queued >= batch) {
+      this.pumpAll();
+      return 0;
+    }
     let count = 0;
-    // Twice the per-host bound: a host's rows already in flight are read again and skipped, and what
-    // is left must still fill the slots they free before the next tick.
-    for (const { id, url } of store.deliveries.dueByReceiver(now(), perHost * 2, batch)) {
+    // Twice the per-host bound: what is claimed must still fill the slots that free before the next tick.
+    for (const { id, url } of await store.deliveries.claimDue(now(), perHost * 2, batch - queued, this.deps.owner, LEASE_MS)) {
       if (this.inFlight.has(id)) continue;
       const host = hostOf(url);
-      const queue = queues.get(host);
+      const queue = this.queues.get(host);
       if (queue) queue.push(id);
-      else queues.set(host, [id]);
+      else this.queues.set(host, [id]);
       count++;
     }
-    this.queues = queues;
     this.pumpAll();
     return count;
   }
@@ -130,9 +141,9 @@ export class CallbackWorker {
 
   private async deliver(id: string): Promise<void> {
     const { store, config, now } = this.deps;
-    const d = store.deliveries.get(id);
+    const d = await store.deliveries.get(id);
     if (!d || d.status !== 'pending') return;
-    const key = store.keys.byId(d.keyId);
+    const key = await store.keys.byId(d.keyId);
     if (!key) return;
     let statusCode: number | null = null;
     let error: string | null = null;
@@ -164,13 +175,14 @@ export class CallbackWorker {
     const at = now();
     const attempts = d.attempts + 1;
     if (error === null) {
-      store.deliveries.update(id, { status: 'delivered', attempts, lastStatusCode: statusCode, lastError: null, nextAttemptAt: null, deliveredAt: at, updatedAt: at });
+      await store.deliveries.update(id, { status: 'delivered', attempts, lastStatusCode: statusCode, lastError: null, nextAttemptAt: null, deliveredAt: at, updatedAt: at, leaseOwner: null });
       this.deps.onDelivery?.('delivered');
       return;
     }
     const giveUp = attempts > config.callbacks.max_retries;
     this.deps.onDelivery?.(giveUp ? 'failed' : 'retry');
-    store.deliveries.update(id, {
+    await store.deliveries.update(id, {
+      leaseOwner: null,
       status: giveUp ? 'failed' : 'pending',
       attempts,
       lastStatusCode: statusCode,

@@ -9,7 +9,7 @@ import type { FileStore } from './store.ts';
 /** Wrap `remote` so gateway file URLs are read from disk. */
 export function localFirstProbe(files: FileStore, remote: MediaProbe): MediaProbe {
   async function video(url: string): Promise<VideoProbeResult> {
-    const found = files.lookupUrl(url);
+    const found = await files.lookupUrl(url);
     if (found.kind === 'foreign') return remote.video ? remote.video(url) : remote.duration(url);
     if (found.kind === 'gone') return { ok: false, reason: 'the gateway file was deleted or has expired' };
     const row = found.row;

@@ -8,6 +8,7 @@
  * retries) it replays the completion through the poller with the gateway's URLs (or the upstream's).
  * Money is the poller's business: the mirror only changes which URLs the completion carries.
  */
+import { LEASE_MS } from '../leases.ts';
 import { Counter } from 'prom-client';
 import type { UpstreamStatus } from '../../providers/types.ts';
 import type { AttemptRow, FileRow, MirrorJobRow, TaskRow } from '../db/schema/index.ts';
@@ -62,8 +63,8 @@ export class OutputMirror {
    * Whether the task's completion waits in a mirror job not done yet. The poller then leaves the task
    * alone (no status reads, webhooks or failover): the upstream has answered and the mirror ends it.
    */
-  owns(taskId: string): boolean {
-    const job = this.ctx.store.files.job(taskId);
+  async owns(taskId: string): Promise<boolean> {
+    const job = await this.ctx.store.files.job(taskId);
     return job !== undefined && job.doneAt === null;
   }
 
@@ -71,20 +72,20 @@ export class OutputMirror {
    * Called by the poller with an upstream completion. True: the mirror owns the completion now (it
    * will replay it); false: complete the task at once (nothing to mirror, or the mirror is decided).
    */
-  defer(task: TaskRow, attempt: AttemptRow, status: UpstreamStatus): boolean {
+  async defer(task: TaskRow, attempt: AttemptRow, status: UpstreamStatus): Promise<boolean> {
     const { store } = this.ctx;
-    const job = store.files.job(task.id);
+    const job = await store.files.job(task.id);
     if (job) {
       // Decided: this is the mirror's own replay (or the job is over); the completion goes on.
       if (job.outcome !== null) return false;
       // Still undecided: the mirror finishes the task; it stays off the poll schedule.
-      store.tasks.update(task.id, { nextPollAt: null, updatedAt: this.ctx.now() });
+      await store.tasks.update(task.id, { nextPollAt: null, leaseOwner: null, updatedAt: this.ctx.now() });
       return true;
     }
     if (task.model !== 'kling-v3-motion-control' || !status.outputs?.length || !this.enabled()) return false;
     const now = this.ctx.now();
-    store.transaction(() => {
-      store.files.insertJob({
+    await store.transaction(async (tx) => {
+      await tx.files.insertJob({
         taskId: task.id,
         attemptId: attempt.id,
         upstreamStatus: JSON.stringify(status),
@@ -94,14 +95,15 @@ export class OutputMirror {
         nextAt: now,
         lastError: null,
         doneAt: null,
+        leaseOwner: null,
         createdAt: now,
         updatedAt: now,
       });
       // Off the poll schedule: the upstream has answered; the mirror finishes the task.
-      store.tasks.update(task.id, { nextPollAt: null, updatedAt: now });
+      await tx.tasks.update(task.id, { nextPollAt: null, leaseOwner: null, updatedAt: now });
     });
     // Once the poll that called us has let go of the task (its inFlight mark).
-    setImmediate(() => this.pump());
+    setImmediate(() => void this.pump());
     return true;
   }
 
@@ -110,8 +112,9 @@ export class OutputMirror {
     this.stopped = false;
     const loop = () => {
       if (this.stopped) return;
-      this.pump();
-      this.timer = setTimeout(loop, TICK_MS);
+      void this.pump().finally(() => {
+        if (!this.stopped) this.timer = setTimeout(loop, TICK_MS);
+      });
     };
     loop();
   }
@@ -125,17 +128,25 @@ export class OutputMirror {
 
   /** Start what is due and wait until nothing runs (tests). */
   async runDue(): Promise<void> {
-    this.pump();
+    await this.pump();
     while (this.running.size) await Promise.all(this.running.values());
   }
 
-  private pump(): void {
+  /**
+   * Claim due jobs up to the free slots and run them. A claim is a lease as long as a job's downloads
+   * may take, so replicas never mirror one task twice; a dead replica's jobs are due again after it.
+   */
+  private async pump(): Promise<void> {
     if (this.stopped) return;
-    const limit = this.ctx.config.files.mirror_concurrency;
-    if (this.running.size >= limit) return;
+    const { config } = this.ctx;
+    const limit = config.files.mirror_concurrency;
+    const free = limit - this.running.size;
+    if (free <= 0) return;
     let due: MirrorJobRow[];
     try {
-      due = this.ctx.store.files.dueJobs(this.ctx.now(), limit * 2);
+      due = (await this.ctx.store.files.dueJobs(this.ctx.now(), free)).length
+        ? await this.ctx.store.files.claimJobs(this.ctx.now(), free, this.ctx.replicaId, LEASE_MS)
+        : [];
     } catch (err) {
       // The database closed under a late tick (shutdown without stop()); the jobs wait in SQLite.
       this.ctx.log.warn({ err }, 'output mirror could not read its queue');
@@ -145,12 +156,17 @@ export class OutputMirror {
       if (this.running.size >= limit) break;
       if (this.running.has(job.taskId) || this.ctx.inFlight.has(job.taskId)) continue;
       this.ctx.inFlight.add(job.taskId);
+      // Downloads can outlast a lease: renew it while this replica works on the job.
+      const renew = setInterval(() => {
+        this.ctx.store.files.renewJob(job.taskId, this.ctx.replicaId, this.ctx.now() + LEASE_MS).catch(() => undefined);
+      }, LEASE_MS / 4);
       const run = this.run(job)
         .catch((err: unknown) => this.ctx.log.error({ err, task: job.taskId }, 'output mirror failed'))
         .finally(() => {
+          clearInterval(renew);
           this.ctx.inFlight.delete(job.taskId);
           this.running.delete(job.taskId);
-          this.pump();
+          void this.pump();
         });
       this.running.set(job.taskId, run);
     }
@@ -158,18 +174,18 @@ export class OutputMirror {
 
   private async run(job: MirrorJobRow): Promise<void> {
     const { store } = this.ctx;
-    const task = store.tasks.get(job.taskId);
-    const attempt = task ? store.tasks.attempts(task.id).at(-1) : undefined;
+    const task = await store.tasks.get(job.taskId);
+    const attempt = task ? (await store.tasks.attempts(task.id)).at(-1) : undefined;
     if (!task || TERMINAL.has(task.status)) {
-      store.files.updateJob(job.taskId, { doneAt: this.ctx.now(), updatedAt: this.ctx.now() });
+      await store.files.updateJob(job.taskId, { doneAt: this.ctx.now(), updatedAt: this.ctx.now() });
       return;
     }
     if (attempt?.id !== job.attemptId) {
       // The job's attempt is gone or no longer the task's latest: its completion must not end the
       // task (another upstream task would be billed and dropped). Hand the task back to the poller.
-      store.transaction(() => {
-        store.files.updateJob(job.taskId, { outcome: job.outcome ?? 'failed', doneAt: this.ctx.now(), lastError: 'attempt superseded', updatedAt: this.ctx.now() });
-        store.tasks.update(task.id, { nextPollAt: this.ctx.now(), updatedAt: this.ctx.now() });
+      await store.transaction(async (tx) => {
+        await tx.files.updateJob(job.taskId, { outcome: job.outcome ?? 'failed', doneAt: this.ctx.now(), lastError: 'attempt superseded', updatedAt: this.ctx.now() });
+        await tx.tasks.update(task.id, { nextPollAt: this.ctx.now(), updatedAt: this.ctx.now() });
       });
       return;
     }
@@ -179,29 +195,29 @@ export class OutputMirror {
       outcome = await this.download(job, task, status);
       if (outcome === null) return; // retry later
     }
-    const urls = outcome === 'mirrored' ? this.storedFiles(job.taskId).map((f) => this.ctx.files.urlOf(f)) : [];
+    const urls = outcome === 'mirrored' ? (await this.storedFiles(job.taskId)).map((f) => this.ctx.files.urlOf(f)) : [];
     // Our URLs only when every output has one: with no public base (a restart without
     // public_base_url) the upstream's URLs are the ones that can still serve.
     const ours = urls.length > 0 && urls.length === (status.outputs?.length ?? 0) && urls.every((u) => u !== null);
     const replay = ours ? { ...status, outputs: urls as string[] } : status;
     // Re-read: the task may have ended (cancelled) while its outputs downloaded.
-    const fresh = store.tasks.get(task.id);
+    const fresh = await store.tasks.get(task.id);
     if (fresh && !TERMINAL.has(fresh.status)) {
       await this.complete(fresh, attempt, replay);
-      const after = store.tasks.get(task.id);
+      const after = await store.tasks.get(task.id);
       if (after && !TERMINAL.has(after.status)) {
         // The poller put the completion off (its output header could not be read; it bounds the
         // tries): replay it again later. The task stays ours, off the poll schedule, so its
         // results can never come from another completion than this one.
         const now = this.ctx.now();
-        store.transaction(() => {
-          store.files.updateJob(job.taskId, { nextAt: now + REPLAY_RETRY_MS, updatedAt: now });
-          store.tasks.update(task.id, { nextPollAt: null });
+        await store.transaction(async (tx) => {
+          await tx.files.updateJob(job.taskId, { nextAt: now + REPLAY_RETRY_MS, leaseOwner: null, updatedAt: now });
+          await tx.tasks.update(task.id, { nextPollAt: null });
         });
         return;
       }
     }
-    store.files.updateJob(job.taskId, { doneAt: this.ctx.now(), updatedAt: this.ctx.now() });
+    await store.files.updateJob(job.taskId, { doneAt: this.ctx.now(), leaseOwner: null, updatedAt: this.ctx.now() });
   }
 
   /** Store each output not stored yet. Returns the decided outcome, or null to try again later. */
@@ -218,7 +234,7 @@ export class OutputMirror {
           meta: { keyId: task.keyId, purpose: 'output', maxBytes: config.files.max_output_bytes, taskId: task.id, upstreamUrl: outputs[i]! },
         });
         ids.push(row.id);
-        store.files.updateJob(job.taskId, { fileIds: JSON.stringify(ids), updatedAt: this.ctx.now() });
+        await store.files.updateJob(job.taskId, { fileIds: JSON.stringify(ids), updatedAt: this.ctx.now() });
       }
     } catch (err) {
       const tries = job.tries + 1;
@@ -226,17 +242,17 @@ export class OutputMirror {
       const message = err instanceof Error ? err.message : String(err);
       if (!permanent && tries < config.files.mirror_max_tries) {
         const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (tries - 1));
-        store.files.updateJob(job.taskId, { tries, lastError: message, nextAt: this.ctx.now() + delay, updatedAt: this.ctx.now() });
+        await store.files.updateJob(job.taskId, { tries, lastError: message, nextAt: this.ctx.now() + delay, leaseOwner: null, updatedAt: this.ctx.now() });
         this.outcomes.inc({ outcome: 'retry' });
         return null;
       }
       this.ctx.log.warn({ task: task.id, tries, err: message }, 'output mirror gave up; completing with the upstream URLs');
       this.gaveUp++;
       this.outcomes.inc({ outcome: 'failed' });
-      store.files.updateJob(job.taskId, { tries, lastError: message, outcome: 'failed', updatedAt: this.ctx.now() });
+      await store.files.updateJob(job.taskId, { tries, lastError: message, outcome: 'failed', updatedAt: this.ctx.now() });
       return 'failed';
     }
-    const files = this.storedFiles(job.taskId, ids);
+    const files = await this.storedFiles(job.taskId, ids);
     const resultFiles: ResultFile[] = files.map((f, i) => ({
       id: f.id,
       url: this.ctx.files.urlOf(f),
@@ -245,16 +261,17 @@ export class OutputMirror {
       duration_s: f.durationS,
       upstream_url: outputs[i]!,
     }));
-    store.transaction(() => {
-      store.tasks.update(task.id, { resultFiles: JSON.stringify(resultFiles) });
-      store.files.updateJob(job.taskId, { outcome: 'mirrored', updatedAt: this.ctx.now() });
+    await store.transaction(async (tx) => {
+      await tx.tasks.update(task.id, { resultFiles: JSON.stringify(resultFiles) });
+      await tx.files.updateJob(job.taskId, { outcome: 'mirrored', updatedAt: this.ctx.now() });
     });
     this.outcomes.inc({ outcome: 'mirrored' });
     return 'mirrored';
   }
 
-  private storedFiles(taskId: string, ids?: string[]): FileRow[] {
-    const list = ids ?? (JSON.parse(this.ctx.store.files.job(taskId)?.fileIds ?? '[]') as string[]);
-    return list.map((id) => this.ctx.store.files.get(id)).filter((f): f is FileRow => f !== undefined);
+  private async storedFiles(taskId: string, ids?: string[]): Promise<FileRow[]> {
+    const list = ids ?? (JSON.parse((await this.ctx.store.files.job(taskId))?.fileIds ?? '[]') as string[]);
+    const rows = await Promise.all(list.map((id) => this.ctx.store.files.get(id)));
+    return rows.filter((f): f is FileRow => f !== undefined);
   }
 }

@@ -23,12 +23,12 @@ export interface PinDeps {
 
 /** Copy `url` into the store for `keyId` and return the gateway URL (or `url` itself when it cannot be pinned). */
 export async function pinInput(deps: PinDeps, keyId: string, url: string): Promise<string> {
-  if (deps.files.lookupUrl(url).kind !== 'foreign') return url; // already ours
+  if ((await deps.files.lookupUrl(url)).kind !== 'foreign') return url; // already ours
   // A copy pinned moments ago serves again (as the remote probe's cache would answer again): the
   // quote and the upstream still see the same bytes.
   // The smallest id a file created at that moment can have (src/ids.ts: prefix, then base-36 time).
   const since = `file_${(deps.now() - deps.config.media.cache_ttl_ms).toString(36).padStart(9, '0')}`;
-  const recent = deps.files.recentInput(keyId, url, since);
+  const recent = await deps.files.recentInput(keyId, url, since);
   if (recent) return deps.files.urlOf(recent) ?? url;
   try {
     const row = await downloadInto(url, {

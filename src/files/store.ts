@@ -4,17 +4,19 @@
  * FileStore.put}. Rows are never removed: expiry and DELETE drop the file's claim on its blob, and
  * the blob goes when no file claims it any more.
  *
- * Claiming and releasing a blob run synchronously together with their row change (commit + insert,
- * update + remove), so in this single-threaded process no upload can claim a blob between a delete's
- * count and its unlink. A crash between the two steps leaves only an unclaimed blob, swept at start.
+ * Claiming and releasing a blob follow their row change at once (commit + insert, update + count +
+ * remove). A crash between the two steps leaves only an unclaimed blob, swept at start. Replicas
+ * sharing one folder (PostgreSQL) can race an upload of the same bytes against a release's count;
+ * docs/deployment.md says so.
  */
+import { LEASE_MS } from '../leases.ts';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { join, dirname, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import type { Config } from '../config.ts';
+import { ConfigError, type Config } from '../config.ts';
 import type { Store } from '../db/store.ts';
 import type { FilePurpose, FileRow } from '../db/schema/index.ts';
 import { newId } from '../ids.ts';
@@ -55,6 +57,8 @@ export function defaultFilesDir(config: Config, dbPath: string): string {
   if (config.files.dir) return resolve(config.files.dir);
   // An in-memory database has no folder; its files get a fresh one (never another store's).
   if (dbPath === ':memory:') return mkdtempSync(join(tmpdir(), 'reelroute-files-'));
+  // PostgreSQL: no database file to sit beside; the shared folder must be named.
+  if (/^postgres(ql)?:/i.test(dbPath)) throw new ConfigError('files.dir: required with PostgreSQL (a folder every replica mounts)');
   return join(dirname(resolve(dbPath)), 'files');
 }
 
@@ -97,25 +101,25 @@ export class FileStore {
   }
 
   /** The file behind a public path segment (`<token>.<ext>`), if live. */
-  byPublicName(name: string): FileRow | undefined {
+  async byPublicName(name: string): Promise<FileRow | undefined> {
     const token = name.replace(/\.[a-z0-9]{1,5}$/, '');
-    const row = this.opts.store.files.byToken(token);
+    const row = await this.opts.store.files.byToken(token);
     return row && this.isLive(row) ? row : undefined;
   }
 
   /** The key's live pinned copy of `url` created at or after `sinceId` (ids sort by creation time). */
-  recentInput(keyId: string, url: string, sinceId: string): FileRow | undefined {
-    const row = this.opts.store.files.recentInput(keyId, url, sinceId);
+  async recentInput(keyId: string, url: string, sinceId: string): Promise<FileRow | undefined> {
+    const row = await this.opts.store.files.recentInput(keyId, url, sinceId);
     return row && this.isLive(row) ? row : undefined;
   }
 
   /** Whether `url` names one of our files (under the public base), and whether it still serves. */
-  lookupUrl(url: string): UrlLookup {
+  async lookupUrl(url: string): Promise<UrlLookup> {
     const base = this.base();
     if (!base || !url.startsWith(`${base}/files/`)) return { kind: 'foreign' };
     const name = url.slice(base.length + '/files/'.length);
     if (name.includes('/') || name.includes('?') || name.includes('#')) return { kind: 'foreign' };
-    const row = this.byPublicName(name);
+    const row = await this.byPublicName(name);
     return row ? { kind: 'live', row } : { kind: 'gone' };
   }
 
@@ -156,47 +160,52 @@ export class FileStore {
       expiresAt: at + Math.round(config.files.retention_hours * 3_600_000),
       deletedAt: null,
       purgedAt: null,
+      leaseOwner: null,
+      leaseUntil: null,
     };
-    // Claim the blob and record the claim in one synchronous step (see the file comment).
+    // Claim the blob, then record the claim (see the file comment).
     try {
       pending.commit();
-      store.files.insert(row);
+      await store.files.insert(row);
     } catch (err) {
-      this.release(row.sha256);
+      await this.release(row.sha256);
       throw err;
     }
     if (isVideo(contentType)) {
       const info = await readHeader(blobs, row.sha256, contentType);
       if (info.durationS !== null || info.width !== null) {
         Object.assign(row, { durationS: info.durationS, width: info.width, height: info.height });
-        store.files.update(row.id, { durationS: info.durationS, width: info.width, height: info.height });
+        await store.files.update(row.id, { durationS: info.durationS, width: info.width, height: info.height });
       }
     }
     return row;
   }
 
   /** DELETE: the file is gone for its key and its URL answers 404 at once. */
-  delete(row: FileRow): void {
+  async delete(row: FileRow): Promise<void> {
     const at = this.opts.now();
-    this.opts.store.files.update(row.id, { deletedAt: at, ...(row.purgedAt === null ? { purgedAt: at } : {}) });
-    this.release(row.sha256);
+    await this.opts.store.files.update(row.id, { deletedAt: at, ...(row.purgedAt === null ? { purgedAt: at } : {}) });
+    await this.release(row.sha256);
   }
 
-  /** Expire what is due (bytes deleted, rows kept). Returns how many files expired. */
-  expireDue(limit = 500): number {
+  /**
+   * Expire what is due (bytes deleted, rows kept). Returns how many files expired. Rows are claimed
+   * first (a lease), so replicas sharing the database expire each file once.
+   */
+  async expireDue(limit = 500, owner = 'local'): Promise<number> {
     const { store, now } = this.opts;
-    const due = store.files.expired(now(), limit);
+    const due = await store.files.claimExpired(now(), limit, owner, LEASE_MS);
     for (const row of due) {
-      store.files.update(row.id, { purgedAt: now() });
-      this.release(row.sha256);
+      await store.files.update(row.id, { purgedAt: now() });
+      await this.release(row.sha256);
     }
     if (due.length) this.opts.log.info({ files: due.length }, 'files expired');
     return due.length;
   }
 
   /** Remove blobs no file claims (left by a crash between a claim and its row, or a release and its unlink). */
-  sweepOrphans(): number {
-    const live = this.opts.store.files.liveHashes();
+  async sweepOrphans(): Promise<number> {
+    const live = await this.opts.store.files.liveHashes();
     let removed = 0;
     for (const sha of this.opts.blobs.list()) {
       if (!live.has(sha)) {
@@ -228,7 +237,7 @@ export class FileStore {
   }
 
   /** Drop the blob when no file claims it any more (synchronous with the caller's row change). */
-  private release(sha256: string): void {
-    if (this.opts.store.files.liveRefs(sha256) === 0) this.opts.blobs.remove(sha256);
+  private async release(sha256: string): Promise<void> {
+    if ((await this.opts.store.files.liveRefs(sha256)) === 0) this.opts.blobs.remove(sha256);
   }
 }

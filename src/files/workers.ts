@@ -17,6 +17,8 @@ export class FileWorkers {
     readonly files: FileStore,
     readonly mirror: OutputMirror,
     private readonly log: { error(obj: object, msg: string): void },
+    /** This replica's name on the files it claims for expiry. */
+    private readonly owner = 'local',
   ) {}
 
   start(): void {
@@ -32,7 +34,7 @@ export class FileWorkers {
   /** Bounded batches with a turn of the event loop between them: a large backlog never holds requests up. */
   private async sweep(): Promise<void> {
     try {
-      while (!this.stopped && this.files.expireDue() > 0) await new Promise((r) => setImmediate(r));
+      while (!this.stopped && (await this.files.expireDue(500, this.owner)) > 0) await new Promise((r) => setImmediate(r));
     } catch (err) {
       this.log.error({ err }, 'file expiry failed');
     }

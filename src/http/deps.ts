@@ -14,8 +14,8 @@ export interface AppDeps {
   adminKey: string;
 }
 
-/** The task object for a row, with its attempts (read unless given). */
-export function renderTask(deps: AppDeps, task: TaskRow, attempts: readonly AttemptView[] = deps.ctx.store.tasks.attempts(task.id)) {
+/** The task object for a row, with its attempts. */
+export function renderTask(deps: AppDeps, task: TaskRow, attempts: readonly AttemptView[]) {
   const adapter = task.provider ? providerById(deps.ctx, task.provider)?.adapter : undefined;
   return taskView(task, attempts, { canCancel: adapter?.capabilities.cancel ?? false });
 }

@@ -121,14 +121,14 @@ export function clientAuth(auth: KeyAuth, adminKey: string, session?: SessionRes
   return async function clientAuthMiddleware(c, next) {
     const secret = bearer(c);
     // No bearer: a dashboard session cookie may stand in for it (an admin's acts as its Playground key).
-    const viaSession = secret === null ? session?.(c) : null;
+    const viaSession = secret === null ? await session?.(c) : null;
     if (viaSession) {
       if (!viaSession.key) throw new ApiError('invalid_api_key', 'the dashboard Playground key was revoked; sign in again');
       c.set('apiKey', viaSession.key);
       return next();
     }
     if (secret === null) throw new ApiError('missing_api_key', 'missing API key (Authorization: Bearer <key>)');
-    const key = secret ? auth.authenticate(secret) : null;
+    const key = secret ? await auth.authenticate(secret) : null;
     if (!key) {
       if (secret && sameSecret(secret, adminKey)) throw new ApiError('permission_denied', 'the admin key cannot call client routes; use an API key');
       throw new ApiError('invalid_api_key', 'invalid or revoked API key');
@@ -142,14 +142,14 @@ export function clientAuth(auth: KeyAuth, adminKey: string, session?: SessionRes
 export function adminAuth(auth: KeyAuth, adminKey: string, session?: SessionResolver): MiddlewareHandler<AppEnv> {
   return async function adminAuthMiddleware(c, next) {
     const secret = bearer(c);
-    const viaSession = secret === null ? session?.(c) : null;
+    const viaSession = secret === null ? await session?.(c) : null;
     if (viaSession) {
       if (viaSession.role !== 'admin') throw new ApiError('permission_denied', 'API keys cannot call admin routes');
       return next();
     }
     if (secret === null) throw new ApiError('missing_api_key', 'missing admin key (Authorization: Bearer <admin key>)');
     if (!secret || !sameSecret(secret, adminKey)) {
-      if (secret && auth.authenticate(secret)) throw new ApiError('permission_denied', 'API keys cannot call admin routes');
+      if (secret && (await auth.authenticate(secret))) throw new ApiError('permission_denied', 'API keys cannot call admin routes');
       throw new ApiError('invalid_api_key', 'invalid admin key');
     }
     await next();

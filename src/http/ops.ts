@@ -28,8 +28,8 @@ const SCALAR_BUNDLE = fileURLToPath(import.meta.resolve('@scalar/api-reference/b
 let scalarBundle: Promise<Buffer> | null = null;
 
 export function opsRoutes(app: Hono<AppEnv>, deps: AppDeps, metrics: Metrics): void {
-  app.get('/healthz', (c) => {
-    if (!deps.ctx.store.ping()) throw new ApiError('internal_error', 'database does not answer');
+  app.get('/healthz', async (c) => {
+    if (!(await deps.ctx.store.ping())) throw new ApiError('internal_error', 'database does not answer');
     return c.json({ status: 'ok' });
   });
   app.get('/metrics', async (c) => c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));

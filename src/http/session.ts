@@ -30,7 +30,7 @@ export interface SessionAuth {
 }
 
 /** Reads the session cookie of a request: null when there is none, a 401/403 when it cannot be used. */
-export type SessionResolver = (c: Context) => SessionAuth | null;
+export type SessionResolver = (c: Context) => Promise<SessionAuth | null>;
 
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
@@ -56,9 +56,9 @@ function requireOrigin(c: Context, publicBaseUrl: string | undefined): void {
  * Issue a one-time login link token for `role` (a `key` role names its API key). Opening
  * `/dashboard/login/<token>` signs the browser in and deletes the token.
  */
-export function issueLoginToken(store: Store, subject: { role: 'admin'; adminKey: string } | { role: 'key'; keyId: string }, now: number): string {
+export async function issueLoginToken(store: Store, subject: { role: 'admin'; adminKey: string } | { role: 'key'; keyId: string }, now: number): Promise<string> {
   const token = newToken();
-  store.sessions.insert({
+  await store.sessions.insert({
     idHash: hashKey(token),
     purpose: 'login',
     role: subject.role,
@@ -77,21 +77,21 @@ export function createSessions(deps: AppDeps) {
   const adminHash = hashKey(deps.adminKey);
 
   /** The admin Playground's key: the live key named {@link PLAYGROUND_KEY_NAME}, created post-paid when missing. */
-  function playgroundKey(): string {
-    const live = store.keys.list().find((k) => k.name === PLAYGROUND_KEY_NAME && k.revokedAt === null);
+  async function playgroundKey(): Promise<string> {
+    const live = (await store.keys.list()).find((k) => k.name === PLAYGROUND_KEY_NAME && k.revokedAt === null);
     if (live) return live.id;
-    return createKey(store, { name: PLAYGROUND_KEY_NAME, balanceMicros: null, dailyBudgetMicros: null, monthlyBudgetMicros: null }, now()).row.id;
+    return (await createKey(store, { name: PLAYGROUND_KEY_NAME, balanceMicros: null, dailyBudgetMicros: null, monthlyBudgetMicros: null }, now())).row.id;
   }
 
-  function start(c: Context, role: 'admin' | 'key', keyId: string | null): void {
+  async function start(c: Context, role: 'admin' | 'key', keyId: string | null): Promise<void> {
     const id = newToken();
     const at = now();
-    store.sessions.purgeExpired(at);
-    store.sessions.insert({
+    await store.sessions.purgeExpired(at);
+    await store.sessions.insert({
       idHash: hashKey(id),
       purpose: 'session',
       role,
-      keyId: role === 'admin' ? playgroundKey() : keyId,
+      keyId: role === 'admin' ? await playgroundKey() : keyId,
       adminHash: role === 'admin' ? adminHash : null,
       createdAt: at,
       expiresAt: at + SESSION_TTL_MS,
@@ -107,17 +107,17 @@ export function createSessions(deps: AppDeps) {
   }
 
   /** The row behind a session id, or null when it expired or its key is gone. */
-  function live(row: DashboardSessionRow | undefined): SessionAuth | null {
+  async function live(row: DashboardSessionRow | undefined): Promise<SessionAuth | null> {
     if (!row || row.expiresAt <= now()) return null;
-    const key = row.keyId ? (store.keys.byId(row.keyId) ?? null) : null;
+    const key = row.keyId ? ((await store.keys.byId(row.keyId)) ?? null) : null;
     if (row.role === 'admin') return row.adminHash === adminHash ? { role: 'admin', key: key?.revokedAt === null ? key : null } : null;
     return key && key.revokedAt === null ? { role: 'key', key } : null;
   }
 
-  const resolve: SessionResolver = (c) => {
+  const resolve: SessionResolver = async (c) => {
     const id = getCookie(c, SESSION_COOKIE);
     if (!id) return null;
-    const session = live(store.sessions.get(hashKey(id), 'session'));
+    const session = await live(await store.sessions.get(hashKey(id), 'session'));
     if (!session) throw new ApiError('invalid_api_key', 'your dashboard session has ended (expired, signed out or its key was revoked); sign in again');
     requireOrigin(c, publicBaseUrl);
     return session;
@@ -130,44 +130,44 @@ export function createSessions(deps: AppDeps) {
       const secret = typeof body?.key === 'string' ? body.key.trim() : '';
       if (!secret) throw new ApiError('missing_parameter', 'key: enter an API key or the admin key', { param: 'key' });
       if (sameSecret(secret, deps.adminKey)) {
-        start(c, 'admin', null);
+        await start(c, 'admin', null);
         return c.json({ object: 'session', role: 'admin' });
       }
-      const key = deps.auth.authenticate(secret);
+      const key = await deps.auth.authenticate(secret);
       if (!key) throw new ApiError('invalid_api_key', 'that key is not valid (or was revoked)', { param: 'key' });
-      start(c, 'key', key.id);
+      await start(c, 'key', key.id);
       return c.json({ object: 'session', role: 'key', key: { id: key.id, name: key.name, prefix: key.prefix } });
     });
 
-    app.get('/dashboard/session', (c) => {
-      const s = resolve(c);
+    app.get('/dashboard/session', async (c) => {
+      const s = await resolve(c);
       if (!s) throw new ApiError('missing_api_key', 'not signed in');
       return c.json({ object: 'session', role: s.role, key: s.key && { id: s.key.id, name: s.key.name, prefix: s.key.prefix } });
     });
 
-    app.delete('/dashboard/session', (c) => {
+    app.delete('/dashboard/session', async (c) => {
       requireOrigin(c, publicBaseUrl);
       const id = getCookie(c, SESSION_COOKIE);
-      if (id) store.sessions.delete(hashKey(id));
+      if (id) await store.sessions.delete(hashKey(id));
       deleteCookie(c, SESSION_COOKIE, { path: '/' });
       return c.json({ object: 'session', signed_out: true });
     });
 
     // A GET that signs in: it can only be used once, and only a token from the banner opens it.
-    app.get('/dashboard/login/:token', (c) => {
-      const row = store.sessions.take(hashKey(c.req.param('token')), 'login');
-      const session = live(row);
+    app.get('/dashboard/login/:token', async (c) => {
+      const row = await store.sessions.take(hashKey(c.req.param('token')), 'login');
+      const session = await live(row);
       if (!row || !session) return c.redirect('/dashboard/sign-in?link=used', 303);
-      start(c, row.role, row.keyId);
+      await start(c, row.role, row.keyId);
       // The newcomer's first stop: upload, see the price, generate.
       return c.redirect('/dashboard/playground', 303);
     });
   }
 
   /** The session of a page request, or null (no cookie, or one that no longer works). */
-  function current(c: Context): SessionAuth | null {
+  async function current(c: Context): Promise<SessionAuth | null> {
     const id = getCookie(c, SESSION_COOKIE);
-    return id ? live(store.sessions.get(hashKey(id), 'session')) : null;
+    return id ? live(await store.sessions.get(hashKey(id), 'session')) : null;
   }
 
   return { resolve, routes, current };

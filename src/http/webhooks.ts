@@ -15,7 +15,7 @@ import type { Poller } from '../tasks/poller.ts';
 export function webhookRoutes(app: Hono<AppEnv>, deps: AppDeps, poller: Poller): void {
   app.post('/webhooks/:provider/:token', async (c) => {
     const { provider: providerId, token } = c.req.param();
-    const attempt = deps.ctx.store.tasks.attemptByWebhookToken(token);
+    const attempt = await deps.ctx.store.tasks.attemptByWebhookToken(token);
     if (!attempt || attempt.providerId !== providerId || !attempt.webhookToken || !sameSecret(token, attempt.webhookToken)) {
       throw new ApiError('not_found', 'unknown webhook');
     }

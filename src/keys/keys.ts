@@ -1,6 +1,6 @@
 /** API keys: issued once in clear, stored as a SHA-256 hash, looked up by that hash. */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Store } from '../db/store.ts';
+import type { Repos, Store } from '../db/store.ts';
 import type { ApiKeyRow } from '../db/schema/index.ts';
 import { newId, newSecret } from '../ids.ts';
 import { credit } from '../ledger/ledger.ts';
@@ -24,7 +24,12 @@ export interface NewKeyInput {
 }
 
 /** Create a key (and its opening credit, so balance = sum of ledger entries). Returns the secrets once. */
-export function createKey(store: Store, input: NewKeyInput, now: number): { row: ApiKeyRow; key: string } {
+export function createKey(store: Store, input: NewKeyInput, now: number): Promise<{ row: ApiKeyRow; key: string }> {
+  return store.transaction((tx) => createKeyIn(tx, input, now));
+}
+
+/** `createKey` inside the caller's transaction (with its audit row, say). */
+export async function createKeyIn(tx: Repos, input: NewKeyInput, now: number): Promise<{ row: ApiKeyRow; key: string }> {
   const key = newSecret('rr_');
   const row: ApiKeyRow = {
     id: newId('key', now),
@@ -40,11 +45,9 @@ export function createKey(store: Store, input: NewKeyInput, now: number): { row:
     revokedAt: null,
     route: null,
   };
-  store.transaction(() => {
-    store.keys.insert(row);
-    if (input.balanceMicros) credit(store, row.id, input.balanceMicros, 'opening balance', now);
-  });
-  return { row: store.keys.byId(row.id)!, key };
+  await tx.keys.insert(row);
+  if (input.balanceMicros) await credit(tx, row.id, input.balanceMicros, 'opening balance', now);
+  return { row: (await tx.keys.byId(row.id))!, key };
 }
 
 /** The key as admins see it (never the key or its hash). */
@@ -74,11 +77,11 @@ export class KeyAuth {
   constructor(private readonly store: Store) {}
 
   /** The live key for a bearer secret, or null. */
-  authenticate(secret: string): ApiKeyRow | null {
+  async authenticate(secret: string): Promise<ApiKeyRow | null> {
     const hash = hashKey(secret);
     let row = this.cache.get(hash);
     if (row === undefined) {
-      row = this.store.keys.byHash(hash) ?? null;
+      row = (await this.store.keys.byHash(hash)) ?? null;
       if (this.cache.size > 10_000) this.cache.clear();
       this.cache.set(hash, row);
     }

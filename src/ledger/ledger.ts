@@ -1,11 +1,12 @@
 /**
- * Money movements. Every function here must run inside the caller's `store.transaction`, together
+ * Money movements. Every function here runs on the `tx` of the caller's `store.transaction`, together
  * with the task state change it belongs to: the balance check, the ledger row and the balance
- * update are written together or not at all.
+ * update are written together or not at all. The key row is read for update, so concurrent holds
+ * on one key (on one replica or several) are checked one after the other.
  *
  * Per task, at the end: sum(hold) = sum(charge) + sum(refund). Per key: balance = sum(balance deltas).
  */
-import type { Store } from '../db/store.ts';
+import type { Repos } from '../db/store.ts';
 import type { ApiKeyRow, TaskRow } from '../db/schema/index.ts';
 import { ApiError } from '../errors.ts';
 import { microsToUsd, type Micros } from '../pricing/money.ts';
@@ -27,8 +28,8 @@ function periods(at: number): { day: [number, number]; month: [number, number] }
  * A budget counts each task in the period it was created (`periodAt`: the task's creation time):
  * money added to an older task (a pricier failover) is checked against that task's day and month.
  */
-export function assertAffordable(store: Store, keyId: string, amount: Micros, periodAt: number): ApiKeyRow {
-  const key = store.keys.byId(keyId);
+export async function assertAffordable(tx: Repos, keyId: string, amount: Micros, periodAt: number): Promise<ApiKeyRow> {
+  const key = await tx.keys.forUpdate(keyId);
   if (!key || key.revokedAt !== null) throw new ApiError('invalid_api_key', 'API key revoked');
   if (key.balanceMicros !== null && key.balanceMicros < amount) {
     throw new ApiError('insufficient_balance', `balance $${microsToUsd(key.balanceMicros)} is below the $${microsToUsd(amount)} this task needs`);
@@ -40,7 +41,7 @@ export function assertAffordable(store: Store, keyId: string, amount: Micros, pe
       [key.monthlyBudgetMicros, month, 'monthly'],
     ] as const) {
       if (budget === null) continue;
-      const spent = store.ledger.spentIn(keyId, from, to);
+      const spent = await tx.ledger.spentIn(keyId, from, to);
       if (spent + amount > budget) {
         throw new ApiError('budget_exceeded', `${label} budget $${microsToUsd(budget)} would be exceeded ($${microsToUsd(spent)} spent or held)`);
       }
@@ -55,32 +56,32 @@ export function assertAffordable(store: Store, keyId: string, amount: Micros, pe
  * follows the task rows. The task's creation time (`taskCreatedAt`: now, for a new task) decides which
  * budget period the hold counts in.
  */
-export function hold(store: Store, keyId: string, taskId: string, amount: Micros, now: number, taskCreatedAt = now, note: string | null = null): void {
-  const key = assertAffordable(store, keyId, amount, taskCreatedAt);
-  store.ledger.insert({ keyId, taskId, kind: 'hold', amountMicros: amount, balanceDeltaMicros: -amount, note, createdAt: now });
+export async function hold(tx: Repos, keyId: string, taskId: string, amount: Micros, now: number, taskCreatedAt = now, note: string | null = null): Promise<void> {
+  const key = await assertAffordable(tx, keyId, amount, taskCreatedAt);
+  await tx.ledger.insert({ keyId, taskId, kind: 'hold', amountMicros: amount, balanceDeltaMicros: -amount, note, createdAt: now });
   // A post-paid key has no balance to move (and skipping the write keeps the submit cheap).
-  if (key.balanceMicros !== null) store.keys.addBalance(keyId, -amount);
+  if (key.balanceMicros !== null) await tx.keys.addBalance(keyId, -amount);
 }
 
 /**
  * End a task's money: charge `charge` (capped at what is held) and refund the rest.
  * Returns the amounts written; the caller stores them on the task row in the same transaction.
  */
-export function settle(store: Store, task: Pick<TaskRow, 'id' | 'keyId' | 'reservedMicros'>, charge: Micros, now: number): { charged: Micros; refunded: Micros } {
+export async function settle(tx: Repos, task: Pick<TaskRow, 'id' | 'keyId' | 'reservedMicros'>, charge: Micros, now: number): Promise<{ charged: Micros; refunded: Micros }> {
   const charged = Math.max(0, Math.min(charge, task.reservedMicros));
   const refunded = task.reservedMicros - charged;
   if (charged > 0) {
-    store.ledger.insert({ keyId: task.keyId, taskId: task.id, kind: 'charge', amountMicros: charged, balanceDeltaMicros: 0, createdAt: now });
+    await tx.ledger.insert({ keyId: task.keyId, taskId: task.id, kind: 'charge', amountMicros: charged, balanceDeltaMicros: 0, createdAt: now });
   }
   if (refunded > 0) {
-    store.ledger.insert({ keyId: task.keyId, taskId: task.id, kind: 'refund', amountMicros: refunded, balanceDeltaMicros: refunded, createdAt: now });
-    if (store.keys.byId(task.keyId)?.balanceMicros !== null) store.keys.addBalance(task.keyId, refunded);
+    await tx.ledger.insert({ keyId: task.keyId, taskId: task.id, kind: 'refund', amountMicros: refunded, balanceDeltaMicros: refunded, createdAt: now });
+    if ((await tx.keys.byId(task.keyId))?.balanceMicros !== null) await tx.keys.addBalance(task.keyId, refunded);
   }
   return { charged, refunded };
 }
 
 /** Add prepaid funds to a key. */
-export function credit(store: Store, keyId: string, amount: Micros, note: string | null, now: number): void {
-  store.ledger.insert({ keyId, taskId: null, kind: 'credit', amountMicros: amount, balanceDeltaMicros: amount, note, createdAt: now });
-  store.keys.addBalance(keyId, amount);
+export async function credit(tx: Repos, keyId: string, amount: Micros, note: string | null, now: number): Promise<void> {
+  await tx.ledger.insert({ keyId, taskId: null, kind: 'credit', amountMicros: amount, balanceDeltaMicros: amount, note, createdAt: now });
+  await tx.keys.addBalance(keyId, amount);
 }

@@ -55,11 +55,11 @@ interface Entry {
 const WINDOW = 100;
 const FLUSH_MS = 1_000;
 
-/** Where health is kept between runs. */
+/** Where health is kept between runs, and shared between replicas. */
 export interface HealthPersistence {
-  all(): ProviderHealthRow[];
-  put(rows: readonly ProviderHealthRow[]): void;
-  transaction<T>(fn: () => T): T;
+  all(): Promise<ProviderHealthRow[]>;
+  /** Write rows (one transaction). */
+  put(rows: readonly ProviderHealthRow[]): Promise<void>;
 }
 
 export interface HealthOptions {
@@ -77,16 +77,32 @@ export class HealthTracker {
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
 
-  constructor(private readonly opts: HealthOptions) {
-    for (const row of opts.persistence?.all() ?? []) {
-      this.entries.set(keyOf(row.provider, row.model), {
+  /** The newest `updatedAt` read or written: rows at or before it are already known here. */
+  private seen = -Infinity;
+
+  constructor(private readonly opts: HealthOptions) {}
+
+  /**
+   * Load what is stored (at start), then again to pick up what other replicas learned: a row written
+   * since the last look replaces this replica's entry unless this replica has unsaved changes to it.
+   */
+  async refresh(): Promise<void> {
+    let newest = this.seen;
+    for (const row of (await this.opts.persistence?.all()) ?? []) {
+      newest = Math.max(newest, row.updatedAt);
+      if (row.updatedAt <= this.seen) continue;
+      const key = keyOf(row.provider, row.model);
+      if (this.dirty.has(key)) continue;
+      const trial = this.entries.get(key)?.trial ?? null;
+      this.entries.set(key, {
         consecutiveFailures: row.consecutiveFailures,
         openUntil: row.openUntil,
-        trial: null,
+        trial,
         outcomes: row.outcomes,
         completions: JSON.parse(row.completions) as number[],
       });
     }
+    this.seen = newest;
   }
 
   private entry(provider: string, model: string): Entry {
@@ -208,7 +224,7 @@ export class HealthTracker {
   }
 
   /** Write what changed since the last flush. */
-  flush(): void {
+  async flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     const store = this.opts.persistence;
@@ -219,14 +235,21 @@ export class HealthTracker {
       const e = this.entries.get(k)!;
       return { provider, model, outcomes: e.outcomes, completions: JSON.stringify(e.completions), consecutiveFailures: e.consecutiveFailures, openUntil: e.openUntil, updatedAt: now };
     });
-    store.transaction(() => store.put(rows));
     this.dirty.clear();
+    try {
+      await store.put(rows);
+      this.seen = Math.max(this.seen, now);
+    } catch (err) {
+      // Written again with the next change.
+      for (const r of rows) this.dirty.add(keyOf(r.provider, r.model));
+      throw err;
+    }
   }
 
   /** Flush and stop writing (before the database closes). */
-  close(): void {
+  async close(): Promise<void> {
     this.closed = true;
-    this.flush();
+    await this.flush();
   }
 
   /** Frees the trial if `by` holds it; says whether it did. */
@@ -245,11 +268,7 @@ export class HealthTracker {
     this.dirty.add(key);
     if (this.timer || this.closed || !this.opts.persistence) return;
     this.timer = setTimeout(() => {
-      try {
-        this.flush();
-      } catch (err) {
-        this.opts.onError?.(err);
-      }
+      this.flush().catch((err: unknown) => this.opts.onError?.(err));
     }, FLUSH_MS);
     this.timer.unref();
   }

@@ -6,11 +6,11 @@ import { TERMINAL, providerById, refOf, type EngineContext } from './context.ts'
 import { finishCancelled } from './finish.ts';
 
 export async function cancel(ctx: EngineContext, taskId: string): Promise<void> {
-  const task = ctx.store.tasks.get(taskId);
+  const task = await ctx.store.tasks.get(taskId);
   if (!task) throw new ApiError('not_found', `no task ${taskId}`);
   if (TERMINAL.has(task.status)) throw new ApiError('task_not_cancellable', `task is already ${task.status}`);
   if (ctx.inFlight.has(taskId)) throw new ApiError('task_not_cancellable', 'task is being sent upstream right now; try again in a moment');
-  const attempt = ctx.store.tasks.attempts(taskId).at(-1);
+  const attempt = (await ctx.store.tasks.attempts(taskId)).at(-1);
   const adapter = task.provider ? providerById(ctx, task.provider)?.adapter : undefined;
   if (!attempt?.upstreamId || !adapter) throw new ApiError('task_not_cancellable', 'task has no upstream task to cancel yet');
   if (!adapter.cancel) throw new ApiError('task_not_cancellable', `provider ${task.provider} does not support cancelling`);
@@ -25,7 +25,7 @@ export async function cancel(ctx: EngineContext, taskId: string): Promise<void> 
   } finally {
     ctx.inFlight.delete(taskId);
   }
-  if (!finishCancelled(ctx, taskId, attempt.id)) {
+  if (!(await finishCancelled(ctx, taskId, attempt.id))) {
     throw new ApiError('task_not_cancellable', 'task ended before the cancel took effect');
   }
 }

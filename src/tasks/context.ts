@@ -28,6 +28,8 @@ export interface EngineContext {
   listPrices: ReadonlyMap<CanonicalModel, UnitPrice>;
   /** Tasks being worked on in this process right now: the poller leaves them alone. */
   inFlight: Set<string>;
+  /** This replica's name on the work it claims (src/leases.ts). */
+  replicaId: string;
   log: Logger;
   /** Uploads, pinned inputs and mirrored outputs (CONTRACT §8). */
   files: FileStore;

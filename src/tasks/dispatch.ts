@@ -62,20 +62,20 @@ export function attemptRow(ctx: EngineContext, taskId: string, seq: number, c: C
 /** Try attempts until one is accepted, the input is rejected, or no candidate is left. */
 export async function dispatch(ctx: EngineContext, taskId: string, first?: Started): Promise<DispatchOutcome> {
   const reasons: string[] = [];
-  let next: Started | 'ended' | null = first ?? startNext(ctx, taskId, reasons);
+  let next: Started | 'ended' | null = first ?? (await startNext(ctx, taskId, reasons));
   while (next && next !== 'ended') {
     const outcome = await runAttempt(ctx, taskId, next, reasons);
     if (outcome) return outcome;
-    next = startNext(ctx, taskId, reasons);
+    next = await startNext(ctx, taskId, reasons);
   }
   return next === 'ended' ? { kind: 'ended' } : { kind: 'exhausted', reasons };
 }
 
 /** Pick the next candidate and write its attempt (growing the hold if it is pricier). */
-function startNext(ctx: EngineContext, taskId: string, reasons: string[]): Started | 'ended' | null {
-  const task = ctx.store.tasks.get(taskId);
+async function startNext(ctx: EngineContext, taskId: string, reasons: string[]): Promise<Started | 'ended' | null> {
+  const task = await ctx.store.tasks.get(taskId);
   if (!task || TERMINAL.has(task.status)) return 'ended';
-  const tried = ctx.store.tasks.attempts(taskId);
+  const tried = await ctx.store.tasks.attempts(taskId);
   if (tried.length >= ctx.config.routing.max_attempts) {
     reasons.push(`stopped after ${tried.length} attempts (routing.max_attempts)`);
     return null;
@@ -94,28 +94,32 @@ function startNext(ctx: EngineContext, taskId: string, reasons: string[]): Start
     if (!c.eligible) continue;
     try {
       let grown = 0;
-      const attempt = ctx.store.transaction(() => {
+      const attempt = await ctx.store.transaction(async (tx) => {
         const now = ctx.now();
-        const fresh = ctx.store.tasks.get(taskId)!;
+        const fresh = (await tx.tasks.getForUpdate(taskId))!;
+        // Another replica started an attempt meanwhile (or ended the task): this path stops.
+        if (TERMINAL.has(fresh.status) || (await tx.tasks.attempts(taskId)).length !== tried.length) return 'ended' as const;
         let reserved = fresh.reservedMicros;
         const unitPrice = fresh.listPriced ? fresh.unitPriceMicros : c.unitCostMicros;
         const need = unitPrice * fresh.billableUnits;
         if (need > reserved) {
           grown = need - reserved;
-          hold(ctx.store, fresh.keyId, taskId, grown, now, fresh.createdAt, `failover to ${c.provider.id}`);
+          await hold(tx, fresh.keyId, taskId, grown, now, fresh.createdAt, `failover to ${c.provider.id}`);
           reserved = need;
         }
         const row = attemptRow(ctx, taskId, tried.length + 1, c, now);
-        ctx.store.tasks.insertAttempt(row);
-        ctx.store.tasks.update(taskId, {
+        await tx.tasks.insertAttempt(row);
+        await tx.tasks.update(taskId, {
           provider: c.provider.id,
           unitPriceMicros: unitPrice,
           reservedMicros: reserved,
           nextPollAt: now + reconcileAfter(c.provider.timeoutMs),
+          leaseOwner: ctx.replicaId,
           updatedAt: now,
         });
         return row;
       });
+      if (attempt === 'ended') return 'ended';
       const from = tried.at(-1);
       if (from) ctx.metrics.failovers.inc({ from: from.providerId, to: c.provider.id, reason: from.errorCode ?? 'unknown' });
       if (grown > 0) ctx.metrics.money.inc({ kind: 'held' }, grown);
@@ -132,13 +136,13 @@ function startNext(ctx: EngineContext, taskId: string, reasons: string[]): Start
 /** Send one create. Returns an outcome that ends dispatch, or null to try the next candidate. */
 async function runAttempt(ctx: EngineContext, taskId: string, started: Started, reasons: string[]): Promise<DispatchOutcome | null> {
   const provider = started.candidate.provider;
-  const task = ctx.store.tasks.get(taskId)!;
+  const task = (await ctx.store.tasks.get(taskId))!;
   // Admission is decided here, in the turn the create is sent: the first candidate was ranked before
   // submit's await, and another request may have opened the circuit or taken its half-open trial since.
   const admission = ctx.health.begin(provider.id, task.model);
   if (!admission.admitted) {
     // Never sent: failed at no cost, and the next candidate is tried as for any ineligible one.
-    markAttempt(ctx, started.attempt.id, 'failed', `circuit_${ctx.health.state(provider.id, task.model)}`, admission.reason ?? 'circuit not admitting');
+    await markAttempt(ctx, started.attempt.id, 'failed', `circuit_${ctx.health.state(provider.id, task.model)}`, admission.reason ?? 'circuit not admitting');
     reasons.push(`${provider.id}: ${admission.reason}`);
     return null;
   }
@@ -171,12 +175,12 @@ async function sendCreate(ctx: EngineContext, taskId: string, task: TaskRow, { a
         // attempt stays `submitting` and the poller asks again shortly, failing over only after
         // "not found" lookups in a row (a second create now could run the task twice).
         ctx.health.failure(provider.id, task.model, admission);
-        ctx.store.tasks.update(taskId, { nextPollAt: ctx.now() + ctx.config.polling.initial_ms });
+        await ctx.store.tasks.update(taskId, { nextPollAt: ctx.now() + ctx.config.polling.initial_ms, leaseOwner: null });
         return { kind: 'accepted' };
       }
       // Cannot know whether it runs upstream: recorded as unknown, never as a failure to refund for.
       if (created === undefined) {
-        markAttempt(ctx, attempt.id, 'unknown', e.kind, e.message);
+        await markAttempt(ctx, attempt.id, 'unknown', e.kind, e.message);
         ctx.health.failure(provider.id, task.model, admission);
         ctx.log.warn({ task: taskId, provider: provider.id, kind: e.kind, err: e.message }, 'create outcome unknown');
         reasons.push(`${provider.id}: ${providerFailureText(e.kind)}`);
@@ -186,7 +190,7 @@ async function sendCreate(ctx: EngineContext, taskId: string, task: TaskRow, { a
       created = null;
     }
     if (!created) {
-      markAttempt(ctx, attempt.id, 'failed', e.code ?? e.kind, e.message);
+      await markAttempt(ctx, attempt.id, 'failed', e.code ?? e.kind, e.message);
       ctx.health.failure(provider.id, task.model, admission);
       // The provider's words stay with the attempt and the log; the client reads a fixed text (client-errors.ts).
       ctx.log.warn({ task: taskId, provider: provider.id, kind: e.kind, code: e.code, err: e.message }, 'create failed');
@@ -223,8 +227,8 @@ async function lookUp(ctx: EngineContext, attempt: AttemptRow, model: string, qu
   }
 }
 
-function markAttempt(ctx: EngineContext, id: string, status: AttemptRow['status'], code: string | null, message: string): void {
-  ctx.store.tasks.updateAttempt(id, { status, errorCode: code, errorMessage: message, updatedAt: ctx.now() });
+function markAttempt(ctx: EngineContext, id: string, status: AttemptRow['status'], code: string | null, message: string): Promise<void> {
+  return ctx.store.tasks.updateAttempt(id, { status, errorCode: code, errorMessage: message, updatedAt: ctx.now() });
 }
 
 /** The upstream took the task: remember its id and start polling it. */
@@ -232,16 +236,17 @@ export async function accept(ctx: EngineContext, taskId: string, attempt: Attemp
   const now = ctx.now();
   const running = created.state === 'processing';
   const estimate = ctx.health.p50Completion(attempt.providerId, model);
-  await ctx.store.batch(() => {
-    ctx.store.tasks.updateAttempt(attempt.id, {
+  await ctx.store.batch(async (tx) => {
+    await tx.tasks.updateAttempt(attempt.id, {
       upstreamId: created.upstreamId,
       upstreamHandle: created.handle ?? null,
       status: running ? 'processing' : 'pending',
       updatedAt: now,
     });
-    ctx.store.tasks.update(taskId, {
+    await tx.tasks.update(taskId, {
       ...(running ? { status: 'processing' } : {}),
       nextPollAt: now + pollDelay(ctx, ctx.config.polling.initial_ms, attempt),
+      leaseOwner: null,
       polls: 0,
       notFoundStreak: 0,
       // The ETA is the running provider's: after a failover to one with no completions yet, the default again.

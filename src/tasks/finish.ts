@@ -22,14 +22,14 @@ export interface AttemptEnd {
  * between the two would leave a failed attempt that the poller fails over). Returns false when it had
  * already ended.
  */
-export function finishFailed(ctx: EngineContext, taskId: string, code: string, message: string, attempt?: AttemptEnd): boolean {
-  return counted(ctx, (ended) => ctx.store.transaction(() => {
-    const task = ctx.store.tasks.get(taskId);
+export function finishFailed(ctx: EngineContext, taskId: string, code: string, message: string, attempt?: AttemptEnd): Promise<boolean> {
+  return counted(ctx, (ended) => ctx.store.transaction(async (tx) => {
+    const task = await tx.tasks.getForUpdate(taskId);
     if (!task || TERMINAL.has(task.status)) return false;
     const now = ctx.now();
-    const { charged, refunded } = settle(ctx.store, task, 0, now);
-    if (attempt) ctx.store.tasks.updateAttempt(attempt.id, { status: 'failed', errorCode: attempt.errorCode, errorMessage: attempt.errorMessage, updatedAt: now });
-    ctx.store.tasks.update(taskId, {
+    const { charged, refunded } = await settle(tx, task, 0, now);
+    if (attempt) await tx.tasks.updateAttempt(attempt.id, { status: 'failed', errorCode: attempt.errorCode, errorMessage: attempt.errorMessage, updatedAt: now });
+    await tx.tasks.update(taskId, {
       status: 'failed',
       errorCode: code,
       errorMessage: message,
@@ -39,21 +39,21 @@ export function finishFailed(ctx: EngineContext, taskId: string, code: string, m
       updatedAt: now,
       finishedAt: now,
     });
-    announce(ctx.store, taskId, now);
+    await announce(tx, taskId, now);
     ended({ model: task.model, provider: task.provider, status: 'failed', charged, refunded });
     return true;
   }));
 }
 
 /** Cancel a task (the provider accepted the cancel) and refund its whole hold. */
-export function finishCancelled(ctx: EngineContext, taskId: string, attemptId: string | null): boolean {
-  return counted(ctx, (ended) => ctx.store.transaction(() => {
-    const task = ctx.store.tasks.get(taskId);
+export function finishCancelled(ctx: EngineContext, taskId: string, attemptId: string | null): Promise<boolean> {
+  return counted(ctx, (ended) => ctx.store.transaction(async (tx) => {
+    const task = await tx.tasks.getForUpdate(taskId);
     if (!task || TERMINAL.has(task.status)) return false;
     const now = ctx.now();
-    const { charged, refunded } = settle(ctx.store, task, 0, now);
-    if (attemptId) ctx.store.tasks.updateAttempt(attemptId, { status: 'cancelled', updatedAt: now });
-    ctx.store.tasks.update(taskId, {
+    const { charged, refunded } = await settle(tx, task, 0, now);
+    if (attemptId) await tx.tasks.updateAttempt(attemptId, { status: 'cancelled', updatedAt: now });
+    await tx.tasks.update(taskId, {
       status: 'cancelled',
       chargedMicros: charged,
       refundedMicros: refunded,
@@ -61,7 +61,7 @@ export function finishCancelled(ctx: EngineContext, taskId: string, attemptId: s
       updatedAt: now,
       finishedAt: now,
     });
-    announce(ctx.store, taskId, now);
+    await announce(tx, taskId, now);
     ended({ model: task.model, provider: task.provider, status: 'cancelled', charged, refunded });
     return true;
   }));
@@ -118,19 +118,19 @@ export interface UnderbilledEvent {
  * and audit an under-billing, and for an element issue our own `el_…` id. Returns the under-billing
  * when there was one (for metrics), `false` when the task had already ended, else `true`.
  */
-export function finishCompleted(ctx: EngineContext, task: TaskRow, attempt: AttemptRow, status: UpstreamStatus, usage: CompletionUsage): boolean | UnderbilledEvent {
-  return counted(ctx, (ended) => ctx.store.transaction(() => {
-    const fresh = ctx.store.tasks.get(task.id);
+export function finishCompleted(ctx: EngineContext, task: TaskRow, attempt: AttemptRow, status: UpstreamStatus, usage: CompletionUsage): Promise<boolean | UnderbilledEvent> {
+  return counted(ctx, (ended) => ctx.store.transaction(async (tx) => {
+    const fresh = await tx.tasks.getForUpdate(task.id);
     if (!fresh || TERMINAL.has(fresh.status)) return false;
     const now = ctx.now();
     const { billedUnits, producedUnits } = usage;
-    const { charged, refunded } = settle(ctx.store, fresh, billedUnits * fresh.unitPriceMicros, now);
+    const { charged, refunded } = await settle(tx, fresh, billedUnits * fresh.unitPriceMicros, now);
     const costUnits = producedUnits ?? billedUnits;
     const unbilledUnits = producedUnits === null ? 0 : producedUnits - billedUnits;
     let resultData: string | null = null;
     if (fresh.model === 'kling-custom-element' && status.elementId !== undefined) {
       const elementId = newId('el', now);
-      ctx.store.elements.insert({
+      await tx.elements.insert({
         id: elementId,
         keyId: fresh.keyId,
         providerId: attempt.providerId,
@@ -140,8 +140,8 @@ export function finishCompleted(ctx: EngineContext, task: TaskRow, attempt: Atte
       });
       resultData = JSON.stringify({ element_id: elementId });
     }
-    ctx.store.tasks.updateAttempt(attempt.id, { status: 'completed', updatedAt: now });
-    ctx.store.tasks.update(fresh.id, {
+    await tx.tasks.updateAttempt(attempt.id, { status: 'completed', updatedAt: now });
+    await tx.tasks.update(fresh.id, {
       status: 'completed',
       progress: 100,
       results: status.outputs?.length ? JSON.stringify(status.outputs) : null,
@@ -155,7 +155,7 @@ export function finishCompleted(ctx: EngineContext, task: TaskRow, attempt: Atte
       updatedAt: now,
       finishedAt: now,
     });
-    announce(ctx.store, fresh.id, now);
+    await announce(tx, fresh.id, now);
     ended({ model: fresh.model, provider: attempt.providerId, status: 'completed', charged, refunded });
     if (unbilledUnits <= 0) return true;
     const event: UnderbilledEvent = {
@@ -168,7 +168,7 @@ export function finishCompleted(ctx: EngineContext, task: TaskRow, attempt: Atte
       unbilledMicros: unbilledUnits * fresh.unitPriceMicros,
       unbilledCostMicros: unbilledUnits * attempt.unitCostMicros,
     };
-    ctx.store.admin.insertAudit({
+    await tx.admin.insertAudit({
       at: now,
       action: 'task.underbilled',
       target: fresh.id,
@@ -194,9 +194,9 @@ interface Ended {
 }
 
 /** Run a finisher and, once its transaction has returned, count the end it reported (CONTRACT §11 metrics). */
-function counted<T>(ctx: EngineContext, run: (ended: (e: Ended) => void) => T): T {
+async function counted<T>(ctx: EngineContext, run: (ended: (e: Ended) => void) => Promise<T>): Promise<T> {
   let end: Ended | undefined;
-  const result = run((e) => (end = e));
+  const result = await run((e) => (end = e));
   if (end) {
     const m = ctx.metrics;
     m.tasksEnded.inc({ model: end.model, provider: end.provider ?? '', status: end.status });

@@ -11,6 +11,7 @@ import { finishCancelled, finishCompleted, finishFailed, measureUsage } from './
 import { IDEMPOTENCY_TTL_MS } from './idempotency.ts';
 import { recoverInterrupted } from './recover.ts';
 import { providerFailureText } from './client-errors.ts';
+import { LEASE_MS } from '../leases.ts';
 
 /** Status reads in a row that may answer "not found" before the upstream task is taken as lost. */
 const NOT_FOUND_LIMIT = 3;
@@ -18,6 +19,8 @@ const NOT_FOUND_LIMIT = 3;
 const RECONCILE_TRIES = 10;
 /** Completions whose output header could not be read that wait for another try before charging the quote. */
 const PROBE_TRIES = 3;
+/** Attempt states a failover may still end (the others are ended already). */
+const LIVE = new Set(['submitting', 'pending', 'processing']);
 /** How often expired idempotency records are purged. */
 const HOUSEKEEPING_MS = 10 * 60_000;
 
@@ -44,57 +47,61 @@ export class Poller {
    * poll frees its provider's slot for the next queued task at once, so slow providers never hold
    * up fast ones and no tick waits for the slowest call.
    */
-  start(): void {
+  async start(): Promise<void> {
     this.stopped = false;
-    recoverInterrupted(this.ctx);
+    await recoverInterrupted(this.ctx);
     const loop = () => {
       if (this.stopped) return;
-      try {
-        this.refill();
-      } catch (err) {
-        this.ctx.log.error({ err }, 'poller tick failed');
-      }
-      this.timer = setTimeout(loop, this.tickMs);
+      this.refill()
+        .catch((err: unknown) => this.ctx.log.error({ err }, 'poller tick failed'))
+        .finally(() => {
+          if (!this.stopped) this.timer = setTimeout(loop, this.tickMs);
+        });
     };
     this.timer = setTimeout(loop, 0);
   }
 
-  /** Stop launching; resolves when the polls in flight are done. */
+  /** Stop launching; resolves when the polls in flight are done. Claimed but unlaunched tasks are due again at once. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    const unlaunched = [...this.queues.values()].flat();
     this.queues.clear();
+    const at = this.ctx.now();
+    for (const id of unlaunched) await this.ctx.store.tasks.update(id, { nextPollAt: at, leaseOwner: null });
     while (this.polls.size) await Promise.all(this.polls);
   }
 
   /** Poll every task due now (a bounded batch per provider) and wait until those polls are done. Tests call this. */
   async runDue(): Promise<number> {
-    const count = this.refill();
+    const count = await this.refill();
     while (this.polls.size) await Promise.all(this.polls);
     return count;
   }
 
-  /** Read what is due (a bounded batch per provider, through the index) and launch within free slots. */
-  private refill(): number {
+  /**
+   * Claim what is due (a bounded batch per provider, through the index) and launch within free slots.
+   * A claim is a lease (src/leases.ts): no other replica polls these tasks until this one reschedules
+   * them or the lease runs out. A provider whose queue is still full claims nothing more this tick.
+   */
+  private async refill(): Promise<number> {
     const { store, config } = this.ctx;
     const now = this.ctx.now();
     if (now - this.lastHousekeeping >= HOUSEKEEPING_MS) {
       this.lastHousekeeping = now;
-      store.idempotency.purgeBefore(now - IDEMPOTENCY_TTL_MS);
+      await store.idempotency.purgeBefore(now - IDEMPOTENCY_TTL_MS);
     }
-    const queues = new Map<string, string[]>();
     let count = 0;
     // Per provider: a hanging provider's backlog fills only its own batch, never another's.
-    for (const { id, provider } of store.tasks.dueByProvider(now, config.polling.batch)) {
+    for (const { id, provider } of await store.tasks.claimDue(now, config.polling.batch, this.ctx.replicaId, LEASE_MS)) {
       if (this.ctx.inFlight.has(id)) continue;
       const key = provider ?? '';
-      const queue = queues.get(key);
+      const queue = this.queues.get(key);
       if (queue) queue.push(id);
-      else queues.set(key, [id]);
+      else this.queues.set(key, [id]);
       count++;
     }
-    this.queues = queues;
-    for (const key of queues.keys()) this.pump(key);
+    for (const key of this.queues.keys()) this.pump(key);
     return count;
   }
 
@@ -122,7 +129,7 @@ export class Poller {
       await this.pollOne(id);
     } catch (err) {
       this.ctx.log.error({ err, task: id }, 'poll failed');
-      this.reschedule(id);
+      await this.reschedule(id).catch((e: unknown) => this.ctx.log.error({ err: e, task: id }, 'reschedule failed'));
     }
   }
 
@@ -132,14 +139,17 @@ export class Poller {
    * events for ended tasks or superseded attempts are harmless no-ops. Returns whether it was applied.
    */
   async applyEvent(attemptId: string, status: UpstreamStatus): Promise<boolean> {
-    const attempt = this.ctx.store.tasks.attempts(this.ctx.store.tasks.attemptTask(attemptId) ?? '').at(-1);
+    const { store } = this.ctx;
+    const attempt = (await store.tasks.attempts((await store.tasks.attemptTask(attemptId)) ?? '')).at(-1);
     if (!attempt || attempt.id !== attemptId || !attempt.upstreamId) return false;
     // Webhooks only move a live attempt on: one the gateway ended (failed over, unknown) stays ended.
     if (attempt.status !== 'pending' && attempt.status !== 'processing') return false;
-    const task = this.ctx.store.tasks.get(attempt.taskId);
+    const task = await store.tasks.get(attempt.taskId);
     if (!task || TERMINAL.has(task.status) || this.ctx.inFlight.has(task.id)) return false;
+    // Another replica is polling it right now: that poll reads the same state.
+    if (task.leaseOwner !== null && task.leaseOwner !== this.ctx.replicaId && (task.nextPollAt ?? 0) > this.ctx.now()) return false;
     // The upstream already completed and the mirror ends the task: a late event must not reschedule it.
-    if (this.ctx.mirror?.owns(task.id)) return false;
+    if (await this.ctx.mirror?.owns(task.id)) return false;
     this.ctx.inFlight.add(task.id);
     try {
       await this.apply(task, attempt, status);
@@ -151,11 +161,11 @@ export class Poller {
 
   /** Look at one task and move it on. */
   async pollOne(taskId: string): Promise<void> {
-    const task = this.ctx.store.tasks.get(taskId);
+    const task = await this.ctx.store.tasks.get(taskId);
     if (!task || TERMINAL.has(task.status) || task.nextPollAt === null) return;
     // Its completion waits in the output mirror: no status read, no failover; off the schedule again.
-    if (this.ctx.mirror?.owns(taskId)) return this.ctx.store.tasks.update(taskId, { nextPollAt: null });
-    const attempt = this.ctx.store.tasks.attempts(taskId).at(-1);
+    if (await this.ctx.mirror?.owns(taskId)) return this.ctx.store.tasks.update(taskId, { nextPollAt: null, leaseOwner: null });
+    const attempt = (await this.ctx.store.tasks.attempts(taskId)).at(-1);
     const provider = task.provider ? providerById(this.ctx, task.provider) : undefined;
     if (!attempt || !provider) return this.failOver(task, attempt, 'provider_removed', 'the provider is no longer configured');
     // Ended attempt, no successor written yet: the process stopped mid-failover; carry on with it.
@@ -191,17 +201,17 @@ export class Poller {
         // Moderation or input refused while running: the provider works (learned rejection rate).
         this.ctx.health.rejected(attempt.providerId, task.model);
         // The attempt and the task end together: a crash in between would fail over an input the upstream rejected.
-        finishFailed(this.ctx, task.id, 'upstream_rejected', `${attempt.providerId}: ${err.message}`, { id: attempt.id, errorCode: err.code, errorMessage: err.message });
+        await finishFailed(this.ctx, task.id, 'upstream_rejected', `${attempt.providerId}: ${err.message}`, { id: attempt.id, errorCode: err.code, errorMessage: err.message });
         return;
       }
       case 'cancelled':
-        finishCancelled(this.ctx, task.id, attempt.id);
+        await finishCancelled(this.ctx, task.id, attempt.id);
         return;
       default: {
         const now = this.ctx.now();
         const running = status.state === 'processing';
-        if (running && attempt.status !== 'processing') this.ctx.store.tasks.updateAttempt(attempt.id, { status: 'processing', updatedAt: now });
-        this.reschedule(
+        if (running && attempt.status !== 'processing') await this.ctx.store.tasks.updateAttempt(attempt.id, { status: 'processing', updatedAt: now });
+        await this.reschedule(
           task.id,
           task,
           {
@@ -222,7 +232,7 @@ export class Poller {
    */
   async complete(task: TaskRow, attempt: AttemptRow, status: UpstreamStatus): Promise<void> {
     // Mirrored outputs: the mirror stores the results first and replays this call with our URLs.
-    if (this.ctx.mirror?.defer(task, attempt, status)) return;
+    if (await this.ctx.mirror?.defer(task, attempt, status)) return;
     const usage = await measureUsage(this.ctx, task, status);
     // One failed header read must not decide the charge (the quote is the most the key can pay): try again.
     const failures = (this.probeFailures.get(task.id) ?? 0) + (usage.probeFailed ? 1 : 0);
@@ -231,7 +241,7 @@ export class Poller {
       return this.reschedule(task.id, task, {}, attempt);
     }
     this.probeFailures.delete(task.id);
-    const ended = finishCompleted(this.ctx, task, attempt, status, usage);
+    const ended = await finishCompleted(this.ctx, task, attempt, status, usage);
     if (!ended) return;
     this.ctx.health.success(attempt.providerId, task.model);
     this.ctx.health.completed(attempt.providerId, task.model, (this.ctx.now() - attempt.createdAt) / 1000);
@@ -244,15 +254,16 @@ export class Poller {
   /** The current attempt failed provider-side: try the next provider under the same task id. */
   private async failOver(task: TaskRow, attempt: AttemptRow | undefined, code: string, message: string): Promise<void> {
     if (attempt) {
-      this.endAttempt(task.id, attempt.id, 'failed', code, message);
+      // Only the path that ended the attempt fails over (a webhook on another replica may race a poll).
+      if (!(await this.endAttempt(task.id, attempt.id, 'failed', code, message))) return;
       this.ctx.health.failure(attempt.providerId, task.model);
       this.ctx.log.warn({ task: task.id, provider: attempt.providerId, code, err: message }, 'attempt failed provider-side; failing over');
     }
     const outcome = await dispatch(this.ctx, task.id);
-    if (outcome.kind === 'rejected') finishFailed(this.ctx, task.id, 'upstream_rejected', outcome.message, outcome.attempt);
+    if (outcome.kind === 'rejected') await finishFailed(this.ctx, task.id, 'upstream_rejected', outcome.message, outcome.attempt);
     // `message` may be the provider's own words (account, prices): the task's error gets a fixed text.
     const first = `${attempt?.providerId ?? task.provider ?? 'provider'}: ${providerFailureText(code)}`;
-    if (outcome.kind === 'exhausted') finishFailed(this.ctx, task.id, 'upstream_failed', `${first}; ${outcome.reasons.join('; ')}`);
+    if (outcome.kind === 'exhausted') await finishFailed(this.ctx, task.id, 'upstream_failed', `${first}; ${outcome.reasons.join('; ')}`);
   }
 
   /**
@@ -276,34 +287,41 @@ export class Poller {
         if (!cannotTell && task.polls < RECONCILE_TRIES) return this.reschedule(task.id, task);
       }
     }
-    this.endAttempt(task.id, attempt.id, 'unknown', 'unknown_outcome', 'the gateway stopped before the provider answered');
+    if (!(await this.endAttempt(task.id, attempt.id, 'unknown', 'unknown_outcome', 'the gateway stopped before the provider answered'))) return;
     await this.failOver(task, undefined, 'unknown_outcome', 'the gateway stopped before the provider answered');
   }
 
   /**
    * End an attempt before the next one starts. The task's counters start again with it: a not-found
    * streak or a poll count belongs to one upstream task (the reconcile budget reads `polls`).
+   * Answers false, writing nothing, when the attempt is no longer the task's live one: another path
+   * (a webhook, another replica) ended it first and fails over itself.
    */
-  private endAttempt(taskId: string, attemptId: string, status: 'failed' | 'unknown', code: string, message: string): void {
+  private endAttempt(taskId: string, attemptId: string, status: 'failed' | 'unknown', code: string, message: string): Promise<boolean> {
     const now = this.ctx.now();
-    this.ctx.store.transaction(() => {
-      this.ctx.store.tasks.updateAttempt(attemptId, { status, errorCode: code, errorMessage: message, updatedAt: now });
-      this.ctx.store.tasks.update(taskId, { polls: 0, notFoundStreak: 0 });
+    return this.ctx.store.transaction(async (tx) => {
+      const task = await tx.tasks.getForUpdate(taskId);
+      const latest = (await tx.tasks.attempts(taskId)).at(-1);
+      if (!task || TERMINAL.has(task.status) || latest?.id !== attemptId || !LIVE.has(latest.status)) return false;
+      await tx.tasks.updateAttempt(attemptId, { status, errorCode: code, errorMessage: message, updatedAt: now });
+      await tx.tasks.update(taskId, { polls: 0, notFoundStreak: 0 });
+      return true;
     });
   }
 
   /** Poll again later, backing off with each poll of this task. */
-  private reschedule(taskId: string, task = this.ctx.store.tasks.get(taskId), patch: Partial<TaskRow> = {}, attempt?: AttemptRow): void {
+  private async reschedule(taskId: string, known?: TaskRow, patch: Partial<TaskRow> = {}, attempt?: AttemptRow): Promise<void> {
+    const task = known ?? (await this.ctx.store.tasks.get(taskId));
     if (!task) return;
     const { initial_ms, max_ms } = this.ctx.config.polling;
     const now = this.ctx.now();
     const backoff = Math.min(max_ms, Math.round(initial_ms * 1.5 ** Math.min(task.polls, 20)));
     const delay = attempt ? pollDelay(this.ctx, backoff, attempt) : backoff;
-    this.ctx.store.transaction(() => {
-      const fresh = this.ctx.store.tasks.get(taskId);
+    await this.ctx.store.transaction(async (tx) => {
+      const fresh = await tx.tasks.getForUpdate(taskId);
       if (!fresh || TERMINAL.has(fresh.status)) return;
       const visible = Object.keys(patch).some((k) => k !== 'notFoundStreak');
-      this.ctx.store.tasks.update(taskId, { ...patch, nextPollAt: now + delay, polls: task.polls + 1, ...(visible ? { updatedAt: now } : {}) });
+      await tx.tasks.update(taskId, { ...patch, nextPollAt: now + delay, leaseOwner: null, polls: task.polls + 1, ...(visible ? { updatedAt: now } : {}) });
     });
   }
 }

@@ -86,9 +86,14 @@ function refuseBusy(probed: ProbeResult): ProbeResult {
   return probed;
 }
 
+/** Run checks at once; the refusal reported is the first in the body's order, whichever failed first in time. */
+async function firstRefusal(checks: (Promise<void> | undefined)[]): Promise<void> {
+  for (const r of await Promise.allSettled(checks)) if (r.status === 'rejected') throw r.reason;
+}
+
 /** The SSRF guard (CONTRACT §4) on every URL the request names; nothing is fetched on failure. */
 async function checkUrl(deps: PrepareDeps, raw: string, param: string, code: 'invalid_media_url' | 'invalid_callback_url' = 'invalid_media_url'): Promise<void> {
-  const own = code === 'invalid_media_url' ? deps.files?.lookupUrl(raw) : undefined;
+  const own = code === 'invalid_media_url' ? await deps.files?.lookupUrl(raw) : undefined;
   if (own?.kind === 'live') return;
   if (own?.kind === 'gone') throw new ApiError(code, `${param}: the gateway file was deleted or has expired`, { param });
   try {
@@ -100,7 +105,7 @@ async function checkUrl(deps: PrepareDeps, raw: string, param: string, code: 'in
 }
 
 async function prepareMotion(body: MotionBody, keyId: string, deps: PrepareDeps): Promise<Prepared> {
-  await Promise.all([
+  await firstRefusal([
     checkUrl(deps, body.image_urls[0]!, 'image_urls[0]'),
     checkUrl(deps, body.video_urls[0]!, 'video_urls[0]'),
     body.callback_url ? checkUrl(deps, body.callback_url, 'callback_url', 'invalid_callback_url') : undefined,
@@ -110,7 +115,7 @@ async function prepareMotion(body: MotionBody, keyId: string, deps: PrepareDeps)
   let elementIds: string[] | undefined;
   if (params.element_list?.length) {
     const id = params.element_list[0]!.element_id;
-    const el = deps.store.elements.get(id);
+    const el = await deps.store.elements.get(id);
     if (!el || el.keyId !== keyId) {
       throw new ApiError('unknown_element', `model_params.element_list[0].element_id: unknown element ${id}`, { param: 'model_params.element_list[0].element_id' });
     }
@@ -158,7 +163,7 @@ async function prepareMotion(body: MotionBody, keyId: string, deps: PrepareDeps)
 async function prepareElement(body: ElementBody, deps: PrepareDeps): Promise<Prepared> {
   const p = body.model_params;
   const videoUrl = p.element_video_list.video_url;
-  await Promise.all([
+  await firstRefusal([
     checkUrl(deps, videoUrl, 'model_params.element_video_list.video_url'),
     body.callback_url ? checkUrl(deps, body.callback_url, 'callback_url', 'invalid_callback_url') : undefined,
   ]);

@@ -59,11 +59,11 @@ export async function submit(ctx: EngineContext, key: ApiKeyRow, p: Prepared, cl
   const now = ctx.now();
   const taskId = newId('task', now);
   const attempt = attemptRow(ctx, taskId, 1, first, now);
-  await ctx.store.batch(() => {
-    if (claim) take(ctx.store, claim, taskId, now);
+  await ctx.store.batch(async (tx) => {
+    if (claim) await take(tx, claim, taskId, now);
     // The hold (budgets checked) comes before the task row that carries it: see ledger.hold.
-    hold(ctx.store, key.id, taskId, q.estimateMicros, now);
-    ctx.store.tasks.insertTask({
+    await hold(tx, key.id, taskId, q.estimateMicros, now);
+    await tx.tasks.insertTask({
       id: taskId,
       keyId: key.id,
       model: p.model,
@@ -80,10 +80,11 @@ export async function submit(ctx: EngineContext, key: ApiKeyRow, p: Prepared, cl
       pinnedProvider: p.onlyProvider ?? null,
       route: route ? JSON.stringify(route) : null,
       nextPollAt: now + reconcileAfter(first.provider.timeoutMs),
+      leaseOwner: ctx.replicaId,
       createdAt: now,
       updatedAt: now,
     });
-    ctx.store.tasks.insertAttempt(attempt);
+    await tx.tasks.insertAttempt(attempt);
   });
   ctx.metrics.tasksCreated.inc({ model: p.model, provider: first.provider.id });
   ctx.metrics.money.inc({ kind: 'held' }, q.estimateMicros);
@@ -93,13 +94,13 @@ export async function submit(ctx: EngineContext, key: ApiKeyRow, p: Prepared, cl
   try {
     const outcome = await dispatch(ctx, taskId, { attempt, candidate: first });
     if (outcome.kind === 'rejected') {
-      finishFailed(ctx, taskId, 'upstream_rejected', outcome.message, outcome.attempt);
+      await finishFailed(ctx, taskId, 'upstream_rejected', outcome.message, outcome.attempt);
       throw new ApiError('upstream_rejected', `the upstream rejected the input: ${outcome.message}`);
     }
     if (outcome.kind === 'exhausted') {
       const why = outcome.reasons.join('; ');
-      if (claim) claim.mayBeRunning = ctx.store.tasks.attempts(taskId).some((a) => a.status === 'unknown' || a.status === 'submitting');
-      finishFailed(ctx, taskId, 'no_provider_available', why);
+      if (claim) claim.mayBeRunning = (await ctx.store.tasks.attempts(taskId)).some((a) => a.status === 'unknown' || a.status === 'submitting');
+      await finishFailed(ctx, taskId, 'no_provider_available', why);
       throw new ApiError('no_provider_available', `every provider tried failed (${why}); nothing was charged`);
     }
     return taskId;

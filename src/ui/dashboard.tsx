@@ -50,13 +50,13 @@ export function dashboardRoutes(app: Hono<AppEnv>, sessions: Sessions): void {
   app.use('/dashboard', securityHeaders());
   app.use('/dashboard/*', securityHeaders());
 
-  app.get('/dashboard', (c) => {
-    const s = sessions.current(c);
+  app.get('/dashboard', async (c) => {
+    const s = await sessions.current(c);
     return c.redirect(s ? home(s) : '/dashboard/sign-in', 303);
   });
 
-  app.get('/dashboard/sign-in', (c) => {
-    const s = sessions.current(c);
+  app.get('/dashboard/sign-in', async (c) => {
+    const s = await sessions.current(c);
     if (s) return c.redirect(home(s), 303);
     return c.html(
       <Layout title="Sign in" session={null} script="sign-in">
@@ -69,12 +69,12 @@ export function dashboardRoutes(app: Hono<AppEnv>, sessions: Sessions): void {
   app.use('/dashboard/assets/*', compress());
   app.get('/dashboard/assets/*', (c) => serveAsset(c, c.req.path.slice('/dashboard/assets/'.length)));
 
-  app.get('/dashboard/:view{[a-z]+}', (c: Context<AppEnv>) => {
+  app.get('/dashboard/:view{[a-z]+}', async (c: Context<AppEnv>) => {
     const name = c.req.param('view') as keyof typeof PAGES;
     const page = PAGES[name];
     const view = VIEWS.find((v) => v.path === name);
     if (!page || !view) return c.notFound();
-    const s = sessions.current(c);
+    const s = await sessions.current(c);
     if (!s) return c.redirect(`/dashboard/sign-in?next=${encodeURIComponent(c.req.path)}`, 303);
     if (!view.roles.includes(s.role)) {
       // An API key's session never gets an admin view (and the admin API refuses it anyway).

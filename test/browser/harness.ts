@@ -53,9 +53,9 @@ export async function startDashboardGateway(): Promise<DashboardGateway> {
     billing: { models: { 'kling-v3-motion-control': { per_second: { '720p': 0.1134, '1080p': 0.1512 } } } },
     providers,
   });
-  const store = openStore(join(dir, 'reelroute.db'));
-  runtime = createRuntime({ config, store, adminKey: ADMIN_KEY, log: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
-  runtime.poller.start();
+  const store = await openStore(join(dir, 'reelroute.db'));
+  runtime = await createRuntime({ config, store, adminKey: ADMIN_KEY, log: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
+  await runtime.poller.start();
   runtime.files.start();
 
   const media = join(dir, 'media');

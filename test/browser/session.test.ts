@@ -50,8 +50,8 @@ describe('dashboard sessions', () => {
     expect(cookie).toMatch(/Path=\//);
     const id = /rr_session=([^;]+)/.exec(cookie)![1]!;
     expect(id.length).toBeGreaterThanOrEqual(43);
-    expect(gw.store.sessions.get(hashKey(id), 'session')).toMatchObject({ role: 'key', purpose: 'session' });
-    expect(gw.store.sessions.get(id, 'session')).toBeUndefined();
+    expect((await gw.store.sessions.get(hashKey(id), 'session'))).toMatchObject({ role: 'key', purpose: 'session' });
+    expect((await gw.store.sessions.get(id, 'session'))).toBeUndefined();
   });
 
   it('refuses sign-in with a missing or foreign Origin, and a bad key', async () => {
@@ -121,7 +121,7 @@ describe('dashboard sessions', () => {
   });
 
   it('a one-time login link signs in once, then stops working', async () => {
-    const token = issueLoginToken(gw.store, { role: 'admin', adminKey: ADMIN_KEY }, gw.now());
+    const token = await issueLoginToken(gw.store, { role: 'admin', adminKey: ADMIN_KEY }, gw.now());
     const first = await send(`/dashboard/login/${token}`, { origin: null });
     expect(first.status).toBe(303);
     expect(first.headers.get('location')).toBe('/dashboard/playground');
@@ -134,7 +134,7 @@ describe('dashboard sessions', () => {
   });
 
   it('a login token is never a session cookie: sent as rr_session it is refused and stays unused', async () => {
-    const token = issueLoginToken(gw.store, { role: 'admin', adminKey: ADMIN_KEY }, gw.now());
+    const token = await issueLoginToken(gw.store, { role: 'admin', adminKey: ADMIN_KEY }, gw.now());
     expect((await send('/admin/keys', { cookie: token })).status).toBe(401);
     expect((await send('/admin/keys', { method: 'POST', cookie: token, body: { name: 'sneaky' } })).status).toBe(401);
     const real = await send(`/dashboard/login/${token}`, { origin: null });

@@ -12,6 +12,7 @@ import { EMULATORS } from '../../providers/emulators.ts';
 import { listen, type Emulator, type EmulatorOptions, type RunningServer } from '../../providers/emulator-kit.ts';
 import { parseConfig } from '../../src/config.ts';
 import { openStore, type Store } from '../../src/db/store.ts';
+import { createTestDatabase } from './postgres-server.ts';
 import { rangeResponse } from '../../src/media/range-response.ts';
 import { syntheticMp4 } from '../../src/media/synthetic-mp4.ts';
 import { createRuntime, type Runtime } from '../../src/runtime.ts';
@@ -62,7 +63,7 @@ export interface Gateway {
   emulators: Record<string, Emulator>;
   runtime: Runtime;
   store: Store;
-  /** The SQLite file: a second store on it sees what a restart would. */
+  /** The database (a SQLite file or a PostgreSQL URL): a second store on it sees what a restart would. */
   dbPath: string;
   now(): number;
   advance(ms: number): void;
@@ -100,6 +101,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       ...(p.price || p.priceSpec ? { models: { 'kling-v3-motion-control': { price: p.priceSpec ?? { per_second: p.price } } } } : {}),
     });
   }
+  // REELROUTE_TEST_DB=postgres (the `postgres` test project): a fresh database on the run's server.
+  const pg = process.env.REELROUTE_TEST_DB === 'postgres' ? await createTestDatabase(process.env.REELROUTE_TEST_PG_URL!) : null;
   const config = parseConfig({
     callbacks: { allow_insecure: true },
     // The per-key create/estimate limit is on by default; on a manual clock it would refuse any test
@@ -108,11 +111,13 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     polling: { initial_ms: 1_000, max_ms: 5_000 },
     routing: { breaker_failures: 3, breaker_cooldown_ms: 60_000 },
     ...opts.config,
+    // PostgreSQL: replicas share the files folder, so it is named and declared shared.
+    ...(pg ? { files: { dir: join(dir, 'files'), shared: true, ...(opts.config?.files as object | undefined) } } : {}),
     providers,
   });
-  const dbPath = join(dir, 'reelroute.db');
-  const store = openStore(dbPath);
-  const runtime = createRuntime({ config, store, adminKey: ADMIN_KEY, now: clock, log: pino({ level: 'silent' }) });
+  const dbPath = pg?.url ?? join(dir, 'reelroute.db');
+  const store = await openStore(dbPath);
+  const runtime = await createRuntime({ config, store, adminKey: ADMIN_KEY, now: clock, log: pino({ level: 'silent' }) });
   const server = await listen(runtime.app);
   let defaultKey = '';
 
@@ -171,6 +176,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       await media.close();
       await Promise.all(Object.values(emulators).map((e) => e.close()));
       await store.close();
+      await pg?.drop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -182,9 +188,9 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
  * The money invariants, checked against the ledger itself: per task, holds = reserved and, once it
  * ended, charged + refunded = reserved; per prepaid key, balance = sum of its ledger deltas.
  */
-export function expectLedgerInvariants(store: Store): void {
-  const tasks = store.tasks.all();
-  const totals = store.ledger.totalsByTask(tasks.map((t) => t.id));
+export async function expectLedgerInvariants(store: Store): Promise<void> {
+  const tasks = await store.tasks.all();
+  const totals = await store.ledger.totalsByTask(tasks.map((t) => t.id));
   for (const t of tasks) {
     const sums = totals.get(t.id) ?? { credit: 0, hold: 0, charge: 0, refund: 0 };
     expect(sums.hold, `task ${t.id} holds`).toBe(t.reservedMicros);
@@ -193,7 +199,7 @@ export function expectLedgerInvariants(store: Store): void {
     expect(t.chargedMicros).toBeLessThanOrEqual(t.reservedMicros);
     if (TERMINAL.has(t.status)) expect(t.chargedMicros + t.refundedMicros, `task ${t.id} settled`).toBe(t.reservedMicros);
   }
-  for (const k of store.keys.list()) {
-    if (k.balanceMicros !== null) expect(k.balanceMicros, `key ${k.id} balance`).toBe(store.ledger.balanceOf(k.id));
+  for (const k of (await store.keys.list())) {
+    if (k.balanceMicros !== null) expect(k.balanceMicros, `key ${k.id} balance`).toBe((await store.ledger.balanceOf(k.id)));
   }
 }

@@ -11,7 +11,7 @@ const MC = 'kling-v3-motion-control';
 
 let gw: Gateway;
 afterEach(async () => {
-  expectLedgerInvariants(gw.store);
+  await expectLedgerInvariants(gw.store);
   await gw.close();
 });
 
@@ -132,7 +132,7 @@ describe('PATCH /admin/providers/{id}', () => {
 
     expect(await listed('fal-main')).toEqual(before);
     expect((await auditLog()).data).toHaveLength(auditBefore);
-    expect(gw.store.admin.overrides()).toEqual([]);
+    expect((await gw.store.admin.overrides())).toEqual([]);
   });
 });
 
@@ -197,9 +197,9 @@ describe('persistence', () => {
 
     // "Restart": the old runtime stops; a new one is built from the same config over the same file.
     await Promise.all([gw.runtime.poller.stop(), gw.runtime.callbacks.stop()]);
-    const store = openStore(gw.dbPath);
+    const store = await openStore(gw.dbPath);
     try {
-      const rt = createRuntime({ config: gw.runtime.ctx.config, store, adminKey: ADMIN_KEY, now: gw.now, log: pino({ level: 'silent' }) });
+      const rt = await createRuntime({ config: gw.runtime.ctx.config, store, adminKey: ADMIN_KEY, now: gw.now, log: pino({ level: 'silent' }) });
       const rep = rt.ctx.providers.find((p) => p.id === 'rep-main')!;
       expect([rep.enabled, rep.priority]).toEqual([false, 3]);
       expect(rt.ctx.providers.find((p) => p.id === 'fal-main')!.models.get(MC)!.price.perUnit).toEqual({ '720p': 40_000, '1080p': 60_000 });

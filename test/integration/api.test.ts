@@ -7,7 +7,7 @@ beforeAll(async () => {
   gw = await startGateway({ providers: [{ id: 'fal-main', type: 'fal', price: { '720p': 0.1, '1080p': 0.2 } }] });
 });
 afterAll(async () => {
-  expectLedgerInvariants(gw.store);
+  await expectLedgerInvariants(gw.store);
   await gw.close();
 });
 
@@ -53,14 +53,14 @@ describe('bad input → a 4xx envelope naming the param; nothing written, nothin
   ];
 
   it.each(cases)('%s', async (_name, make, status, code, param) => {
-    const tasksBefore = gw.store.tasks.all().length;
+    const tasksBefore = (await gw.store.tasks.all()).length;
     const createsBefore = gw.emulators['fal-main']!.state.createsReceived;
     const body = make();
     const res = await gw.call('POST', '/v1/videos/generations', typeof body === 'string' ? { raw: body, headers: { 'content-type': 'application/json' } } : { body });
     expect(res.status, JSON.stringify(res.body)).toBe(status);
     expect(res.body.error).toMatchObject({ code, param, type: 'invalid_request_error' });
     expect(res.body.error.request_id).toBe(res.headers.get('x-request-id'));
-    expect(gw.store.tasks.all().length).toBe(tasksBefore);
+    expect((await gw.store.tasks.all()).length).toBe(tasksBefore);
     expect(gw.emulators['fal-main']!.state.createsReceived).toBe(createsBefore);
   });
 

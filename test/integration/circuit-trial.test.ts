@@ -11,7 +11,7 @@ import { submit } from '../../src/tasks/submit.ts';
 
 let gw: Gateway;
 afterEach(async () => {
-  expectLedgerInvariants(gw.store);
+  await expectLedgerInvariants(gw.store);
   await gw.close();
 });
 
@@ -73,13 +73,13 @@ it('two submits ranked in the same turn send one half-open trial; the other fail
   gw.advance(31_000);
   const { ctx } = gw.runtime;
   const created = await gw.createKey();
-  const key = gw.store.keys.byId(created.id)!;
+  const key = (await gw.store.keys.byId(created.id))!;
   const p = await prepare(gw.motion(5), key.id, { probe: ctx.probe, store: ctx.store, guard: ctx.guard, files: ctx.files });
   const creates = fal.createsReceived;
   // Both rank fal-main first (half-open, trial free) before either reaches its create.
   const ids = await Promise.all([submit(ctx, key, p), submit(ctx, key, p)]);
   expect(fal.createsReceived - creates).toBe(1);
-  const tasks = ids.map((id) => ({ provider: gw.store.tasks.get(id)!.provider, attempts: gw.store.tasks.attempts(id) }));
+  const tasks = await Promise.all(ids.map(async (id) => ({ provider: (await gw.store.tasks.get(id))!.provider, attempts: await gw.store.tasks.attempts(id) })));
   expect(tasks.map((t) => t.provider).sort()).toEqual(['fal-main', 'rep-main']);
   const failedOver = tasks.find((t) => t.provider === 'rep-main')!;
   expect(failedOver.attempts.map((a) => [a.providerId, a.status, a.errorCode])).toEqual([

@@ -60,11 +60,11 @@ it('a SIGKILL mid-task loses nothing: completed once upstream, charged once', as
   second.child.kill('SIGTERM');
   await processExited(second.child);
 
-  const store = openStore(join(dir, 'gw.db'));
+  const store = await openStore(join(dir, 'gw.db'));
   try {
-    const totals = store.ledger.totalsByTask([submitted.body.id]).get(submitted.body.id)!;
+    const totals = (await store.ledger.totalsByTask([submitted.body.id])).get(submitted.body.id)!;
     expect(totals).toMatchObject({ hold: 500_000, charge: 500_000, refund: 0 });
-    expectLedgerInvariants(store);
+    await expectLedgerInvariants(store);
   } finally {
     await store.close();
   }

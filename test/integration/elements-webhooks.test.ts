@@ -4,7 +4,7 @@ import { expectLedgerInvariants, startGateway, type Gateway } from '../helpers/g
 
 let gw: Gateway;
 afterEach(async () => {
-  expectLedgerInvariants(gw.store);
+  await expectLedgerInvariants(gw.store);
   await gw.close();
 });
 
@@ -42,7 +42,7 @@ describe('elements', () => {
     expect(motion.status, JSON.stringify(motion.body)).toBe(200);
     expect(motion.body.provider).toBe('evo-a');
     const sent = gw.emulators['evo-a']!.state.lastCreateBody as { model_params: { character_orientation: string; element_list: { element_id: string }[] } };
-    const upstreamElement = gw.store.elements.get(elementId)!.upstreamElementId;
+    const upstreamElement = (await gw.store.elements.get(elementId))!.upstreamElementId;
     expect(sent.model_params.element_list[0]!.element_id).toBe(upstreamElement);
     expect(upstreamElement).not.toBe(elementId);
     expect(sent.model_params.character_orientation).toBe('video');
@@ -89,7 +89,7 @@ describe('inbound upstream webhooks', () => {
     expect(gw.emulators['fal-main']!.state.polls).toBe(0);
     const replay = await gw.call('POST', path, { body: ok, key: null });
     expect(replay.body.applied).toBe(false);
-    expect(gw.store.ledger.totalsByTask([taskId]).get(taskId)!.charge).toBe(500_000);
+    expect((await gw.store.ledger.totalsByTask([taskId])).get(taskId)!.charge).toBe(500_000);
   });
 
   it('forged deliveries are refused or ignored', async () => {

@@ -8,7 +8,7 @@ import { expectLedgerInvariants, startGateway, type Gateway } from '../helpers/g
 const DAY_MS = 86_400_000;
 let gw: Gateway;
 afterEach(async () => {
-  expectLedgerInvariants(gw.store);
+  await expectLedgerInvariants(gw.store);
   await gw.close();
 });
 

@@ -14,7 +14,7 @@ const PRICE = { '720p': 0.1, '1080p': 0.2 };
 let gw: Gateway;
 let slowMedia: RunningServer | undefined;
 afterEach(async () => {
-  expectLedgerInvariants(gw.store);
+  await expectLedgerInvariants(gw.store);
   await gw.close();
   await slowMedia?.close();
   slowMedia = undefined;
@@ -68,7 +68,7 @@ describe('Idempotency-Key race', () => {
     expect(again.headers.get('idempotent-replayed')).toBe('true');
     expect(again.body).toEqual(first.body);
     expect(fal.tasksCreated).toBe(1);
-    expect(gw.store.tasks.all()).toHaveLength(1);
+    expect((await gw.store.tasks.all())).toHaveLength(1);
   });
 
   it('a winner whose input is rejected stores its 400, which is replayed', async () => {
@@ -83,9 +83,9 @@ describe('Idempotency-Key race', () => {
     expect(again.headers.get('idempotent-replayed')).toBe('true');
     expect(gw.emulators['fal-main']!.state.createsReceived).toBe(1);
     // Attempt and task ended together.
-    const task = gw.store.tasks.all()[0]!;
+    const task = (await gw.store.tasks.all())[0]!;
     expect(task.status).toBe('failed');
-    expect(gw.store.tasks.attempts(task.id).map((a) => [a.status, a.errorCode])).toEqual([['failed', 'upstream_rejected']]);
+    expect((await gw.store.tasks.attempts(task.id)).map((a) => [a.status, a.errorCode])).toEqual([['failed', 'upstream_rejected']]);
   });
 });
 
@@ -107,9 +107,9 @@ describe('under-billing', () => {
     await gw.settle(normal.body.id);
 
     expect(done.usage).toMatchObject({ reserved_usd: 0.5, charged_usd: 0.5, refunded_usd: 0 });
-    const row = gw.store.tasks.get(over.body.id)!;
+    const row = (await gw.store.tasks.get(over.body.id))!;
     expect(row).toMatchObject({ producedUnits: 9, underbilled: true, upstreamCostMicros: 900_000, chargedMicros: 500_000 });
-    expect(gw.store.tasks.get(normal.body.id)).toMatchObject({ producedUnits: 4, underbilled: false, upstreamCostMicros: 400_000, chargedMicros: 400_000 });
+    expect((await gw.store.tasks.get(normal.body.id))).toMatchObject({ producedUnits: 4, underbilled: false, upstreamCostMicros: 400_000, chargedMicros: 400_000 });
 
     expect(events).toEqual([
       expect.objectContaining({ taskId: over.body.id, provider: 'fal-main', billedUnits: 5, producedUnits: 9, unbilledMicros: 400_000, unbilledCostMicros: 400_000 }),
@@ -143,6 +143,6 @@ describe('measuring the output', () => {
     const done = await gw.settle(res.body.id);
     expect(busy).toBeLessThan(0);
     expect(done.usage).toMatchObject({ reserved_usd: 0.5, charged_usd: 0.4, refunded_usd: 0.1 });
-    expect(gw.store.tasks.get(res.body.id)!.producedUnits).toBe(4);
+    expect((await gw.store.tasks.get(res.body.id))!.producedUnits).toBe(4);
   });
 });

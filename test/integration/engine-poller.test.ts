@@ -8,7 +8,7 @@ import { expectLedgerInvariants, startGateway, type Gateway } from '../helpers/g
 
 let gw: Gateway;
 afterEach(async () => {
-  expectLedgerInvariants(gw.store);
+  await expectLedgerInvariants(gw.store);
   await gw.close();
 });
 
@@ -66,16 +66,16 @@ describe('poller', () => {
     });
     const res = await gw.call('POST', '/v1/videos/generations', { body: gw.motion(5) });
     // What a SIGKILL during the create leaves: the intent written, no answer recorded, the live-process deadline.
-    const [attempt] = gw.store.tasks.attempts(res.body.id);
-    gw.store.tasks.updateAttempt(attempt!.id, { status: 'submitting', upstreamId: null });
-    gw.store.tasks.update(res.body.id, { nextPollAt: attempt!.createdAt + 32_000 });
+    const [attempt] = await gw.store.tasks.attempts(res.body.id);
+    await gw.store.tasks.updateAttempt(attempt!.id, { status: 'submitting', upstreamId: null });
+    await gw.store.tasks.update(res.body.id, { nextPollAt: attempt!.createdAt + 32_000 });
 
-    gw.runtime.poller.start(); // the restarted process
+    await gw.runtime.poller.start(); // the restarted process
     gw.advance(2_500); // past fal-a's 2 s create timeout, far from 32 s
-    const moved = () => gw.store.tasks.attempts(res.body.id)[1]?.upstreamId != null;
-    for (let i = 0; i < 250 && !moved(); i++) await sleep(20); // the started poller's own tick (real timers)
+    const moved = async () => (await gw.store.tasks.attempts(res.body.id))[1]?.upstreamId != null;
+    for (let i = 0; i < 250 && !(await moved()); i++) await sleep(20); // the started poller's own tick (real timers)
     // fal cannot be asked by attempt id: the outcome is unknown, and the task moves on.
-    expect(gw.store.tasks.attempts(res.body.id).map((a) => [a.providerId, a.status])).toEqual([
+    expect((await gw.store.tasks.attempts(res.body.id)).map((a) => [a.providerId, a.status])).toEqual([
       ['fal-a', 'unknown'],
       ['kie-b', expect.stringMatching(/pending|processing/)],
     ]);
@@ -90,19 +90,19 @@ describe('poller', () => {
     });
     const res = await gw.call('POST', '/v1/videos/generations', { body: gw.motion(5) });
     expect(res.body.provider).toBe('kling-a');
-    const [attempt] = gw.store.tasks.attempts(res.body.id);
+    const [attempt] = await gw.store.tasks.attempts(res.body.id);
     const upstreamId = attempt!.upstreamId!;
-    gw.store.tasks.updateAttempt(attempt!.id, { status: 'submitting', upstreamId: null });
+    await gw.store.tasks.updateAttempt(attempt!.id, { status: 'submitting', upstreamId: null });
     const kling = gw.emulators['kling-a']!.state;
     const sim = kling.tasks.get(upstreamId)!;
     kling.tasks.delete(upstreamId); // the lookup misses it once…
     gw.advance(60_000);
     await gw.runtime.poller.runDue();
-    expect(gw.store.tasks.attempts(res.body.id).map((a) => a.status)).toEqual(['submitting']);
+    expect((await gw.store.tasks.attempts(res.body.id)).map((a) => a.status)).toEqual(['submitting']);
     kling.tasks.set(upstreamId, sim); // …then finds it
     gw.advance(10_000);
     await gw.runtime.poller.runDue();
-    expect(gw.store.tasks.attempts(res.body.id).map((a) => [a.providerId, a.upstreamId])).toEqual([['kling-a', upstreamId]]);
+    expect((await gw.store.tasks.attempts(res.body.id)).map((a) => [a.providerId, a.upstreamId])).toEqual([['kling-a', upstreamId]]);
     expect(kling.tasksCreated).toBe(1);
     expect((await gw.settle(res.body.id)).status).toBe('completed');
   });
@@ -119,12 +119,12 @@ describe('poller', () => {
     const res = await gw.call('POST', '/v1/videos/generations', { body: gw.motion(5) });
     expect(res.status).toBe(200);
     expect(res.body.attempts).toEqual([expect.objectContaining({ provider: 'kling-a', upstream_id: null })]);
-    expect(gw.store.tasks.attempts(res.body.id).map((a) => a.status)).toEqual(['submitting']);
+    expect((await gw.store.tasks.attempts(res.body.id)).map((a) => a.status)).toEqual(['submitting']);
     for (let i = 0; i < 250 && kling.tasksCreated === 0; i++) await sleep(20); // the emulator's real 3.5 s hang ends
     expect(kling.tasksCreated).toBe(1);
     gw.advance(1_000);
     await gw.runtime.poller.runDue(); // the lookup finds it now: adopted, no second create
-    expect(gw.store.tasks.attempts(res.body.id).map((a) => [a.providerId, a.upstreamId !== null])).toEqual([['kling-a', true]]);
+    expect((await gw.store.tasks.attempts(res.body.id)).map((a) => [a.providerId, a.upstreamId !== null])).toEqual([['kling-a', true]]);
     expect((await gw.settle(res.body.id)).status).toBe('completed');
     expect(gw.emulators['kie-b']!.state.createsReceived).toBe(0);
   });
@@ -143,7 +143,7 @@ describe('poller', () => {
     other.exec(`CREATE TRIGGER crash_on_fail BEFORE UPDATE OF status ON tasks WHEN NEW.status = 'failed' BEGIN SELECT RAISE(ABORT, 'crash'); END`);
     gw.advance(10_000);
     await gw.runtime.poller.runDue();
-    expect(gw.store.tasks.attempts(res.body.id).map((a) => a.status)).not.toContain('failed');
+    expect((await gw.store.tasks.attempts(res.body.id)).map((a) => a.status)).not.toContain('failed');
     other.exec('DROP TRIGGER crash_on_fail');
     other.close();
 
@@ -174,8 +174,8 @@ describe('poller', () => {
     // fal-slow now hangs every status call past the adapter's 2 s timeout.
     slow.latencyMs = 3_000;
 
-    gw.runtime.poller.start();
-    const ended = () => fast.filter((id) => gw.store.tasks.get(id)!.status === 'completed').length;
+    await gw.runtime.poller.start();
+    const ended = () => fast.filter(async (id) => (await gw.store.tasks.get(id))!.status === 'completed').length;
     // Well inside the first hanging call's timeout, every kie-fast task must have been polled to its end.
     for (let i = 0; i < 30 && ended() < fast.length; i++) {
       gw.advance(1_000);

@@ -10,7 +10,7 @@ import { MP4, PNG } from './files-fixtures.ts';
 const PRICE = { '720p': 0.1, '1080p': 0.2 };
 let gw: Gateway;
 afterEach(async () => {
-  expectLedgerInvariants(gw.store);
+  await expectLedgerInvariants(gw.store);
   await gw.close();
 });
 
@@ -121,11 +121,11 @@ describe('files in tasks', () => {
     // The mirror never runs here (as if the process died right after the upstream completed).
     await gw.runtime.files.mirror.stop();
     const created = await gw.call('POST', '/v1/videos/generations', { body: gw.motion(5) });
-    for (let i = 0; i < 20 && !gw.store.files.job(created.body.id); i++) {
+    for (let i = 0; i < 20 && !(await gw.store.files.job(created.body.id)); i++) {
       gw.advance(1_000);
       await gw.runtime.poller.runDue();
     }
-    const job = gw.store.files.job(created.body.id);
+    const job = await gw.store.files.job(created.body.id);
     expect(job).toMatchObject({ outcome: null, doneAt: null });
     expect((await gw.call('GET', `/v1/tasks/${created.body.id}`)).body.status).not.toBe('completed');
     // A fresh mirror over the same database (what a restart builds) finishes it.
@@ -172,7 +172,7 @@ describe('files in tasks', () => {
     }
     // Nothing was fetched, so nothing was pinned: the store holds no bytes at all.
     expect(gw.media.requests).toBe(requests);
-    expect(gw.store.files.liveHashes().size).toBe(0);
+    expect((await gw.store.files.liveHashes()).size).toBe(0);
   });
 
   it('refuses element videos over 8 s or outside 720–2160 px on the shorter side, before any money moves', async () => {
@@ -193,7 +193,7 @@ describe('files in tasks', () => {
       expect(res.body.error.code).toBe('invalid_element_video');
       expect(res.body.error.message).toContain('resolution');
     }
-    expect(gw.store.tasks.all()).toHaveLength(0);
+    expect((await gw.store.tasks.all())).toHaveLength(0);
     // Portrait 720×1280: the shorter side is 720, inside the rule.
     const accepted = await gw.call('POST', '/v1/videos/generations', { body: element(ok.url), key });
     expect(accepted.status, JSON.stringify(accepted.body)).toBe(200);

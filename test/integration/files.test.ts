@@ -234,7 +234,7 @@ describe('files', () => {
     mkdirSync(join(filesDir, 'blobs', 'ab'), { recursive: true });
     writeFileSync(join(filesDir, 'blobs', 'ab', orphan), 'claimed by no file');
     // What the next process does at start, over the same database and folder.
-    createRuntime({ config: gw.runtime.ctx.config, store: gw.store, adminKey: 'x', log: pino({ level: 'silent' }) });
+    await createRuntime({ config: gw.runtime.ctx.config, store: gw.store, adminKey: 'x', log: pino({ level: 'silent' }) });
     expect(tmpFiles()).toEqual([]);
     expect(existsSync(join(filesDir, 'blobs', 'ab', orphan))).toBe(false);
     const served = await fetch(kept.url);
@@ -244,7 +244,7 @@ describe('files', () => {
   it('expires files after files.retention_hours: bytes deleted, row kept', async () => {
     const f = (await upload(MP4(6.6))).body;
     gw.advance(2 * 3600_000 + 1);
-    expect(gw.runtime.files.files.expireDue()).toBeGreaterThan(0);
+    expect((await gw.runtime.files.files.expireDue())).toBeGreaterThan(0);
     expect((await fetch(f.url)).status).toBe(404);
     const row = await gw.call('GET', `/v1/files/${f.id}`, { key: await defaultKey() });
     expect(row.body).toMatchObject({ id: f.id, status: 'expired' });

@@ -33,7 +33,7 @@ beforeAll(async () => {
   await gw.settle(ids.failed!, beta.key);
 });
 afterAll(async () => {
-  expectLedgerInvariants(gw.store);
+  await expectLedgerInvariants(gw.store);
   await gw.close();
 });
 

@@ -92,7 +92,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (!gw) return;
-  expectLedgerInvariants(gw.store);
+  await expectLedgerInvariants(gw.store);
   await gw.close();
 });
 

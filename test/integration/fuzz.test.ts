@@ -52,27 +52,29 @@ afterAll(async () => {
   printTally();
   for (const gw of [gwA, gwB]) {
     if (!gw) continue;
-    expectLedgerInvariants(gw.store);
+    await expectLedgerInvariants(gw.store);
     await gw.close();
   }
 });
 
 /** Everything a refused request must leave untouched, as one comparable string. */
-function snapshot(gw: Gateway): string {
+async function snapshot(gw: Gateway): Promise<string> {
   return JSON.stringify({
-    tasks: gw.store.tasks.all().length,
-    keys: gw.store.keys.list().map((k) => [
-      k.id,
-      k.name,
-      k.balanceMicros,
-      k.dailyBudgetMicros,
-      k.monthlyBudgetMicros,
-      k.revokedAt,
-      gw.store.ledger.balanceOf(k.id),
-      gw.store.ledger.spentIn(k.id, 0, Number.MAX_SAFE_INTEGER),
-    ]),
+    tasks: (await gw.store.tasks.all()).length,
+    keys: await Promise.all(
+      (await gw.store.keys.list()).map(async (k) => [
+        k.id,
+        k.name,
+        k.balanceMicros,
+        k.dailyBudgetMicros,
+        k.monthlyBudgetMicros,
+        k.revokedAt,
+        await gw.store.ledger.balanceOf(k.id),
+        await gw.store.ledger.spentIn(k.id, 0, Number.MAX_SAFE_INTEGER),
+      ]),
+    ),
     creates: Object.values(gw.emulators).map((e) => e.state.createsReceived),
-    deliveries: gw.store.deliveries.all().length,
+    deliveries: (await gw.store.deliveries.all()).length,
     mediaFetches: gw.media.requests,
   });
 }
@@ -191,7 +193,7 @@ function expectEnvelope(res: Res, what: string): void {
 
 /** Send one hostile request: a 4xx envelope, nothing written, Object.prototype untouched. */
 async function hostile(gw: Gateway, cls: string, r: Req, extra?: (res: Res) => void): Promise<Res> {
-  const before = snapshot(gw);
+  const before = await snapshot(gw);
   const what = `[${cls}] ${describeReq(r)}`;
   let res: Res;
   try {
@@ -201,11 +203,11 @@ async function hostile(gw: Gateway, cls: string, r: Req, extra?: (res: Res) => v
   }
   record(cls, res);
   expectEnvelope(res, what);
-  expect(snapshot(gw), `${what}: something was written`).toBe(before);
+  expect(await snapshot(gw), `${what}: something was written`).toBe(before);
   expect(Object.getOwnPropertyNames(Object.prototype).sort(), `${what}: Object.prototype polluted`).toEqual(protoNames);
   expect(({} as Record<string, unknown>)['polluted'], what).toBeUndefined();
   const idem = r.headers?.['idempotency-key'];
-  if (gw === gwA && idem !== undefined) expect(gw.store.idempotency.get(clientAId, idem), `${what}: Idempotency-Key stored`).toBeUndefined();
+  if (gw === gwA && idem !== undefined) expect((await gw.store.idempotency.get(clientAId, idem)), `${what}: Idempotency-Key stored`).toBeUndefined();
   extra?.(res);
   return res;
 }
@@ -981,7 +983,7 @@ describe('fuzz: hostile requests get a 4xx envelope and write nothing', () => {
           const key = path.startsWith('/admin/') ? ADMIN_KEY : path.startsWith('/v1/') ? clientA : undefined;
           // What the router will match: skip ids that normalize into another route or a real key id.
           const seen = new URL(gwA.url + path).pathname;
-          fc.pre(seen.split('/').length === pattern.split('/').length && !gwA.store.keys.byId(decodeURIComponentSafe(id)));
+          fc.pre(seen.split('/').length === pattern.split('/').length && !(await gwA.store.keys.byId(decodeURIComponentSafe(id))));
           const headers: Record<string, string> = { ...(key ? { authorization: `Bearer ${key}` } : {}) };
           const body = method === 'POST' ? '{}' : undefined;
           if (body) headers['content-type'] = 'application/json';

@@ -39,9 +39,9 @@ it('a restart keeps p50/p95, success rate, the circuit and the ETA of new tasks'
   expect(repBefore.state).toBe('open');
 
   // What the process does on shutdown, then a new gateway on the same database file.
-  gw.runtime.ctx.health.close();
-  const store = openStore(gw.dbPath);
-  const runtime = createRuntime({ config: gw.runtime.ctx.config, store, adminKey: ADMIN_KEY, now: gw.now, log: pino({ level: 'silent' }) });
+  await gw.runtime.ctx.health.close();
+  const store = await openStore(gw.dbPath);
+  const runtime = await createRuntime({ config: gw.runtime.ctx.config, store, adminKey: ADMIN_KEY, now: gw.now, log: pino({ level: 'silent' }) });
   const server = await listen(runtime.app);
   try {
     const res = await fetch(`${server.url}/admin/providers`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
@@ -59,7 +59,7 @@ it('a restart keeps p50/p95, success rate, the circuit and the ETA of new tasks'
   } finally {
     await runtime.poller.stop();
     await server.close();
-    runtime.ctx.health.close();
+    await runtime.ctx.health.close();
     await store.close();
   }
 });

@@ -30,7 +30,7 @@ function upstreamNumbers(): string[] {
 let gw: Gateway;
 let receiver: RunningServer | undefined;
 afterEach(async () => {
-  expectLedgerInvariants(gw.store);
+  await expectLedgerInvariants(gw.store);
   await gw.close();
   await receiver?.close();
   receiver = undefined;

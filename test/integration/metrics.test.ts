@@ -14,7 +14,7 @@ import { packagePath } from '../../src/paths.ts';
 let gw: Gateway;
 let hooks: RunningServer;
 afterEach(async () => {
-  expectLedgerInvariants(gw.store);
+  await expectLedgerInvariants(gw.store);
   await gw.close();
   await hooks.close();
 });
@@ -77,7 +77,7 @@ it('every contract family is filled by a scripted run', async () => {
   const held = value(m, 'reelroute_money_micros_total', { kind: 'held' });
   const charged = value(m, 'reelroute_money_micros_total', { kind: 'charged' });
   const refunded = value(m, 'reelroute_money_micros_total', { kind: 'refunded' });
-  const running = gw.store.tasks.get(fourth.body.id)!.reservedMicros;
+  const running = (await gw.store.tasks.get(fourth.body.id))!.reservedMicros;
   expect(charged).toBe(450_000 + 630_000);
   expect(held).toBe(charged + refunded + running);
   expect(value(m, 'reelroute_underbilled_micros_total')).toBe(2 * 90_000);

@@ -16,7 +16,7 @@ const PRICE = { '720p': 0.1, '1080p': 0.2 };
 let gw: Gateway;
 afterEach(async () => {
   try {
-    expectLedgerInvariants(gw.store);
+    await expectLedgerInvariants(gw.store);
   } finally {
     await gw.close();
   }
@@ -28,12 +28,12 @@ async function waitingMirror(): Promise<string> {
   gw.runtime.files.files.useLoopbackBase(gw.url);
   await gw.runtime.files.mirror.stop();
   const id = (await gw.call('POST', '/v1/videos/generations', { body: gw.motion(5) })).body.id as string;
-  for (let i = 0; i < 20 && !gw.store.files.job(id); i++) {
+  for (let i = 0; i < 20 && !(await gw.store.files.job(id)); i++) {
     gw.advance(1_000);
     await gw.runtime.poller.runDue();
   }
-  expect(gw.store.files.job(id)).toMatchObject({ outcome: null, doneAt: null });
-  expect(gw.store.tasks.get(id)!.nextPollAt).toBeNull();
+  expect((await gw.store.files.job(id))).toMatchObject({ outcome: null, doneAt: null });
+  expect((await gw.store.tasks.get(id))!.nextPollAt).toBeNull();
   return id;
 }
 
@@ -46,10 +46,10 @@ function resumedMirror(): OutputMirror {
 
 it('a late processing webhook neither reschedules the task nor lets a forgotten upstream fail it over', async () => {
   const id = await waitingMirror();
-  const a1 = gw.store.tasks.attempts(id).at(-1)!;
+  const a1 = (await gw.store.tasks.attempts(id)).at(-1)!;
   // A retried progress event arriving after the end event.
   expect(await gw.runtime.poller.applyEvent(a1.id, { state: 'processing', progress: 50 } as UpstreamStatus)).toBe(false);
-  expect(gw.store.tasks.get(id)!.nextPollAt).toBeNull();
+  expect((await gw.store.tasks.get(id))!.nextPollAt).toBeNull();
   const reads = gw.emulators['fal-1']!.state.polls;
   let polls = 0;
   for (let i = 0; i < 5; i++) {
@@ -64,17 +64,17 @@ it('a late processing webhook neither reschedules the task nor lets a forgotten 
   expect(polls).toBe(0);
   expect(gw.emulators['fal-1']!.state.polls).toBe(reads);
   expect(gw.emulators['fal-2']!.state.createsReceived).toBe(0);
-  expect(gw.store.tasks.attempts(id)).toHaveLength(1);
+  expect((await gw.store.tasks.attempts(id))).toHaveLength(1);
   // The upstream forgot the outputs too: the mirror gives up and completes from the same attempt, with its URLs.
   const mirror = resumedMirror();
-  for (let i = 0; i < 10 && gw.store.tasks.get(id)!.status !== 'completed'; i++) {
+  for (let i = 0; i < 10 && (await gw.store.tasks.get(id))!.status !== 'completed'; i++) {
     gw.advance(60_000);
     await mirror.runDue();
   }
   const done = (await gw.call('GET', `/v1/tasks/${id}`)).body;
   expect(done.status).toBe('completed');
   expect(done.provider).toBe('fal-1');
-  expect(gw.store.tasks.attempts(id).map((a) => a.status)).toEqual(['completed']);
+  expect((await gw.store.tasks.attempts(id)).map((a) => a.status)).toEqual(['completed']);
   expect(done.usage.charged_usd).toBe(0.5);
 });
 
@@ -82,21 +82,21 @@ it('a completion whose output header read fails is replayed by the mirror later:
   const id = await waitingMirror();
   const ctx = gw.runtime.ctx;
   // The upstream did not report the duration: the completion reads the output's header. The first read fails.
-  const job = gw.store.files.job(id)!;
+  const job = (await gw.store.files.job(id))!;
   const status = JSON.parse(job.upstreamStatus) as UpstreamStatus;
   delete status.outputDurationS;
-  gw.store.files.updateJob(id, { upstreamStatus: JSON.stringify(status) });
+  await gw.store.files.updateJob(id, { upstreamStatus: JSON.stringify(status) });
   const probe = ctx.probe;
   let failures = 1;
   ctx.probe = { ...probe, duration: async (url) => (failures-- > 0 ? { ok: false, reason: 'injected header read failure' } : probe.duration(url)) };
   const reads = gw.emulators['fal-1']!.state.polls;
   const mirror = resumedMirror();
   await mirror.runDue();
-  expect(gw.store.tasks.get(id)!.status).not.toBe('completed');
-  expect(gw.store.tasks.get(id)!.nextPollAt).toBeNull();
-  expect(gw.store.files.job(id)!.doneAt).toBeNull();
+  expect((await gw.store.tasks.get(id))!.status).not.toBe('completed');
+  expect((await gw.store.tasks.get(id))!.nextPollAt).toBeNull();
+  expect((await gw.store.files.job(id))!.doneAt).toBeNull();
   let polls = 0;
-  for (let i = 0; i < 10 && gw.store.tasks.get(id)!.status !== 'completed'; i++) {
+  for (let i = 0; i < 10 && (await gw.store.tasks.get(id))!.status !== 'completed'; i++) {
     gw.advance(5_000);
     polls += await gw.runtime.poller.runDue();
     await mirror.runDue();
@@ -112,19 +112,19 @@ it('a completion whose output header read fails is replayed by the mirror later:
 
 it('a job whose attempt is no longer the latest never completes the task: the new attempt does', async () => {
   const id = await waitingMirror();
-  const a1 = gw.store.tasks.attempts(id).at(-1)!;
+  const a1 = (await gw.store.tasks.attempts(id)).at(-1)!;
   // The state an older gateway left (it failed a waiting task over): attempt 1 ended, attempt 2 runs on fal-2.
-  gw.store.tasks.updateAttempt(a1.id, { status: 'failed', errorCode: 'upstream_lost', errorMessage: 'lost', updatedAt: gw.now() });
+  await gw.store.tasks.updateAttempt(a1.id, { status: 'failed', errorCode: 'upstream_lost', errorMessage: 'lost', updatedAt: gw.now() });
   expect((await dispatch(gw.runtime.ctx, id)).kind).toBe('accepted');
-  const a2 = gw.store.tasks.attempts(id).at(-1)!;
+  const a2 = (await gw.store.tasks.attempts(id)).at(-1)!;
   expect(a2.providerId).toBe('fal-2');
   const mirror = resumedMirror();
   await mirror.runDue();
   // Not completed from attempt 1 (whose outputs it holds): the task goes back to the poller for attempt 2.
-  expect(gw.store.tasks.get(id)!.status).not.toBe('completed');
-  expect(gw.store.tasks.attempts(id)[0]!.status).toBe('failed');
-  expect(gw.store.files.job(id)!.doneAt).not.toBeNull();
-  for (let i = 0; i < 20 && gw.store.tasks.get(id)!.status !== 'completed'; i++) {
+  expect((await gw.store.tasks.get(id))!.status).not.toBe('completed');
+  expect((await gw.store.tasks.attempts(id))[0]!.status).toBe('failed');
+  expect((await gw.store.files.job(id))!.doneAt).not.toBeNull();
+  for (let i = 0; i < 20 && (await gw.store.tasks.get(id))!.status !== 'completed'; i++) {
     gw.advance(1_000);
     await gw.runtime.poller.runDue();
     await mirror.runDue();
@@ -133,16 +133,16 @@ it('a job whose attempt is no longer the latest never completes the task: the ne
   expect(done.status).toBe('completed');
   expect(done.provider).toBe('fal-2');
   expect(done.results[0]).toContain(gw.emulators['fal-2']!.url);
-  expect(gw.store.tasks.attempts(id).map((a) => a.status)).toEqual(['failed', 'completed']);
+  expect((await gw.store.tasks.attempts(id)).map((a) => a.status)).toEqual(['failed', 'completed']);
 });
 
 it('a mirror resumed after a restart without a public base completes with the upstream URLs, never null', async () => {
   const id = await waitingMirror();
   // What a restart builds when the config has no public_base_url (the loopback base was demo-only).
-  const restarted = createRuntime({ config: gw.runtime.ctx.config, store: gw.store, adminKey: ADMIN_KEY, now: gw.now, log: pino({ level: 'silent' }) });
+  const restarted = await createRuntime({ config: gw.runtime.ctx.config, store: gw.store, adminKey: ADMIN_KEY, now: gw.now, log: pino({ level: 'silent' }) });
   expect(restarted.files.files.base()).toBeNull();
   await restarted.files.mirror.runDue();
-  const task = gw.store.tasks.get(id)!;
+  const task = (await gw.store.tasks.get(id))!;
   expect(task.status).toBe('completed');
   const results = JSON.parse(task.results!) as unknown[];
   expect(results).toHaveLength(1);

@@ -5,7 +5,7 @@ import { ADMIN_KEY, expectLedgerInvariants, startGateway, type Gateway } from '.
 const PRICE = { '720p': 0.1, '1080p': 0.2 };
 let gw: Gateway;
 afterEach(async () => {
-  expectLedgerInvariants(gw.store);
+  await expectLedgerInvariants(gw.store);
   await gw.close();
 });
 

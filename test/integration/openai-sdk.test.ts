@@ -12,7 +12,7 @@ beforeAll(async () => {
   client = new OpenAI({ apiKey: sdkKey, baseURL: `${gw.url}/v1`, maxRetries: 0 });
 });
 afterAll(async () => {
-  expectLedgerInvariants(gw.store);
+  await expectLedgerInvariants(gw.store);
   await gw.close();
 });
 

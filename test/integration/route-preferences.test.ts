@@ -11,7 +11,7 @@ const PRICEY = { '720p': 0.126, '1080p': 0.168 };
 
 let gw: Gateway;
 afterEach(async () => {
-  expectLedgerInvariants(gw.store);
+  await expectLedgerInvariants(gw.store);
   await gw.close();
 });
 
@@ -76,7 +76,7 @@ it('unknown provider ids and an unknown sort are 400s naming the field', async (
   expect(sort.body.error.param).toBe('route.sort');
   const extra = await create({ prefer: ['fal-main'] });
   expect(extra.status).toBe(400);
-  expect(gw.store.tasks.all()).toHaveLength(0);
+  expect((await gw.store.tasks.all())).toHaveLength(0);
 });
 
 it('allow_fallbacks: false ends the task with its first candidate', async () => {
@@ -111,7 +111,7 @@ it('max_cost_usd: 400 max_cost_exceeded before anything is held, naming the chea
   expect(res.status).toBe(400);
   expect(res.body.error).toMatchObject({ code: 'max_cost_exceeded', param: 'route.max_cost_usd' });
   expect(res.body.error.message).toContain('$0.45 (rep-main)');
-  expect(gw.store.tasks.all()).toHaveLength(0);
+  expect((await gw.store.tasks.all())).toHaveLength(0);
   const est = await estimate({ max_cost_usd: 0.5 });
   expect(est.body.chosen).toBe('rep-main');
   expect(reasonOf(est, 'fal-main')).toBe('over max_cost_usd (would cost $0.63)');

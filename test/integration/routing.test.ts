@@ -7,7 +7,7 @@ const PRICEY = { '720p': 0.126, '1080p': 0.168 };
 
 let gw: Gateway;
 afterEach(async () => {
-  expectLedgerInvariants(gw.store);
+  await expectLedgerInvariants(gw.store);
   await gw.close();
 });
 
@@ -115,7 +115,7 @@ describe('routing', () => {
     const res = await gw.call('POST', '/v1/videos/generations', { body: gw.motion(5) });
     expect(res.status).toBe(503);
     expect(res.body.error).toMatchObject({ code: 'no_provider_available', type: 'upstream_error' });
-    const [task] = gw.store.tasks.all();
+    const [task] = await gw.store.tasks.all();
     expect(task).toMatchObject({ status: 'failed', chargedMicros: 0 });
   });
 
@@ -131,8 +131,8 @@ describe('routing', () => {
     expect(res.status).toBe(400);
     expect(res.body.error).toMatchObject({ code: 'upstream_rejected', type: 'invalid_request_error' });
     expect(gw.emulators['fal-main']!.state.createsReceived).toBe(0);
-    const [task] = gw.store.tasks.all();
-    expect(gw.store.tasks.attempts(task!.id)).toHaveLength(1);
+    const [task] = await gw.store.tasks.all();
+    expect((await gw.store.tasks.attempts(task!.id))).toHaveLength(1);
     expect(task).toMatchObject({ status: 'failed', chargedMicros: 0, refundedMicros: task!.reservedMicros });
   });
 

@@ -52,7 +52,7 @@ describe('callback worker fairness', () => {
     // The hanging receiver's backlog: older than anything else and larger than any batch (the old fixed one was 100).
     const past = gw.now() - 60_000;
     for (let i = 0; i < 120; i++) {
-      gw.store.deliveries.insert({
+      await gw.store.deliveries.insert({
         id: `msg_backlog_${String(i).padStart(3, '0')}`,
         taskId: `task_backlog_${i}`,
         keyId: owner.id,
@@ -67,6 +67,7 @@ describe('callback worker fairness', () => {
         createdAt: past,
         updatedAt: past,
         deliveredAt: null,
+        leaseOwner: null,
       });
     }
     // Another client's real task, ending now, with its callback to a healthy receiver.
@@ -79,18 +80,18 @@ describe('callback worker fairness', () => {
     const first = await Promise.race([arrived.then(() => 'callback'), tick.then(() => 'tick ended')]);
     expect(first).toBe('callback');
     // It arrived while the hanging receiver's sends were still open: nobody waited for them.
-    const backlog = () => gw.store.deliveries.all().filter((d) => d.url === hanging.url);
-    expect(backlog().every((d) => d.attempts === 0)).toBe(true);
+    const backlog = async () => (await gw.store.deliveries.all()).filter((d) => d.url === hanging.url);
+    expect((await backlog()).every((d) => d.attempts === 0)).toBe(true);
     // A tick while those are in flight re-reads the outbox: rows in flight are skipped, the host stays at its bound.
     const again = gw.runtime.callbacks.runDue();
     await Promise.all([tick, again]);
 
-    const mine = gw.store.deliveries.all().find((d) => d.url === onTime.url)!;
+    const mine = (await gw.store.deliveries.all()).find((d) => d.url === onTime.url)!;
     expect(mine).toMatchObject({ status: 'delivered', attempts: 1, lastStatusCode: 200 });
     expect(hanging.state.maxOpen).toBe(2);
     expect(new Set(hanging.state.ids).size).toBe(hanging.state.ids.length);
     // What was tried timed out (the outbound timeout stays) and waits for its retry; the rest was not touched.
-    const tried = backlog().filter((d) => d.attempts > 0);
+    const tried = (await backlog()).filter((d) => d.attempts > 0);
     expect(tried.length).toBe(hanging.state.ids.length);
     for (const d of tried) {
       expect(d).toMatchObject({ status: 'pending', attempts: 1, lastStatusCode: null });
@@ -102,17 +103,17 @@ describe('callback worker fairness', () => {
 
 describe('reading due deliveries', () => {
   it('a few per receiver host, receivers in turn, oldest first within each; nothing not yet due', async () => {
-    const store = openStore(':memory:');
+    const store = await openStore(':memory:');
     try {
       const row = (id: string, url: string, at: number) =>
-        store.deliveries.insert({ id, taskId: id, keyId: 'k', url, event: 'task.completed', payload: '{}', status: 'pending', attempts: 0, nextAttemptAt: at, lastStatusCode: null, lastError: null, createdAt: 0, updatedAt: 0, deliveredAt: null });
-      for (let i = 0; i < 5; i++) row(`a${i}`, `http://a.example:8080/hook/${i}`, 10 + i); // one host, many paths
-      row('b0', 'https://b.example', 50); // no path
-      row('c0', 'https://user@c.example/x?y=1', 60);
-      row('late', 'https://d.example/x', 1_000);
-      const ids = store.deliveries.dueByReceiver(100, 2, 10).map((d) => d.id);
+        store.deliveries.insert({ id, taskId: id, keyId: 'k', url, event: 'task.completed', payload: '{}', status: 'pending', attempts: 0, nextAttemptAt: at, lastStatusCode: null, lastError: null, createdAt: 0, updatedAt: 0, deliveredAt: null, leaseOwner: null });
+      for (let i = 0; i < 5; i++) await row(`a${i}`, `http://a.example:8080/hook/${i}`, 10 + i); // one host, many paths
+      await row('b0', 'https://b.example', 50); // no path
+      await row('c0', 'https://user@c.example/x?y=1', 60);
+      await row('late', 'https://d.example/x', 1_000);
+      const ids = (await store.deliveries.dueByReceiver(100, 2, 10)).map((d) => d.id);
       expect(ids).toEqual(['a0', 'b0', 'c0', 'a1']);
-      expect(store.deliveries.dueByReceiver(100, 2, 2).map((d) => d.id)).toEqual(['a0', 'b0']);
+      expect((await store.deliveries.dueByReceiver(100, 2, 2)).map((d) => d.id)).toEqual(['a0', 'b0']);
     } finally {
       await store.close();
     }

@@ -45,10 +45,10 @@ describe('the gateway (headers and JSON bodies)', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'reelroute-slow-'));
-    store = openStore(join(dir, 'db.sqlite'));
+    store = await openStore(join(dir, 'db.sqlite'));
     const config = parseConfig({ server: { headers_timeout_ms: 200, body_timeout_ms: 300 } });
     const log = pino({ level: 'warn' }, { write: (line: string) => void logged.push(line) });
-    const runtime = createRuntime({ config, store, adminKey: ADMIN_KEY, log });
+    const runtime = await createRuntime({ config, store, adminKey: ADMIN_KEY, log });
     // As main.ts serves it.
     server = serve({ fetch: runtime.app.fetch, hostname: '127.0.0.1', port: 0, serverOptions: slowClientServerOptions(config.server) }) as Server;
     guardSlowClients(server, config.server);

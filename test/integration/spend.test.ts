@@ -38,7 +38,7 @@ function expected(tasks: TaskRow[]) {
   };
 }
 
-const inRange = (from: string, to: string) => gw.store.tasks.all().filter((t) => isoDay(t.createdAt) >= from && isoDay(t.createdAt) <= to);
+const inRange = async (from: string, to: string) => (await gw.store.tasks.all()).filter((t) => isoDay(t.createdAt) >= from && isoDay(t.createdAt) <= to);
 const metricsOf = (row: Record<string, unknown>) => Object.fromEntries(METRICS.map((m) => [m, row[m]]));
 /** Sums rows in micro-USD (exact), back to the API's shape. */
 function sumRows(rows: Record<string, number>[]) {
@@ -128,13 +128,13 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (!gw) return;
-  expectLedgerInvariants(gw.store);
+  await expectLedgerInvariants(gw.store);
   await gw.close();
 });
 
 describe('GET /admin/spend', () => {
   it('the scenario ended as planned', () => {
-    const byStatus = (status: string) => gw.store.tasks.all().filter((t) => t.status === status).length;
+    const byStatus = async (status: string) => (await gw.store.tasks.all()).filter((t) => t.status === status).length;
     expect([byStatus('completed'), byStatus('failed'), byStatus('cancelled')]).toEqual([5, 1, 1]);
   });
 
@@ -142,7 +142,7 @@ describe('GET /admin/spend', () => {
     const res = await admin(`?from=${day1}&to=${day2}`);
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(res.body).toMatchObject({ object: 'spend_report', from: day1, to: day2, group_by: [], data: [] });
-    expect(res.body.totals).toEqual(expected(inRange(day1, day2)));
+    expect(res.body.totals).toEqual(expected(await inRange(day1, day2)));
     expect(res.body.totals).toMatchObject({ tasks: 6, completed: 4, failed: 1, cancelled: 1 });
     // Every task of the range ended: what was held was charged or refunded, to the micro.
     const t = res.body.totals;
@@ -157,7 +157,7 @@ describe('GET /admin/spend', () => {
     expect(res.body.data.map((r: { day: string }) => r.day)).toEqual([day1, day2]);
     for (const row of res.body.data) {
       expect(Object.keys(row)).toEqual(['day', ...METRICS]);
-      expect(metricsOf(row)).toEqual(expected(inRange(row.day, row.day)));
+      expect(metricsOf(row)).toEqual(expected(await inRange(row.day, row.day)));
     }
     expect(res.body.data[0]).toMatchObject({ tasks: 3, completed: 3, failed: 0, cancelled: 0 });
     expect(res.body.data[1]).toMatchObject({ tasks: 3, completed: 1, failed: 1, cancelled: 1 });
@@ -177,7 +177,7 @@ describe('GET /admin/spend', () => {
     expect(e).toMatchObject({ key_id: evil.id, tasks: 3, completed: 2, failed: 1, cancelled: 0 });
     expect(a).toMatchObject({ key_id: alpha.id, tasks: 3, completed: 2, failed: 0, cancelled: 1 });
     for (const row of res.body.data) {
-      expect(metricsOf(row)).toEqual(expected(inRange(day1, day2).filter((t) => t.keyId === row.key_id)));
+      expect(metricsOf(row)).toEqual(expected((await inRange(day1, day2)).filter((t) => t.keyId === row.key_id)));
     }
     expect(res.body.totals).toEqual(sumRows(res.body.data));
   });
@@ -186,7 +186,7 @@ describe('GET /admin/spend', () => {
     const res = await admin(`?from=${day1}&to=${day2}&group_by=provider,day,model,key`);
     expect(res.body.group_by).toEqual(['provider', 'day', 'model', 'key']);
     expect(Object.keys(res.body.data[0])).toEqual(['provider', 'day', 'model', 'key_id', 'key_name', ...METRICS]);
-    const tasks = inRange(day1, day2);
+    const tasks = await inRange(day1, day2);
     const groups = new Set(tasks.map((t) => JSON.stringify([t.provider, isoDay(t.createdAt), t.model, t.keyId])));
     expect(res.body.data).toHaveLength(groups.size);
     for (const row of res.body.data) {
@@ -227,7 +227,8 @@ describe('GET /admin/spend', () => {
     expect(header).toEqual(['group', ...METRICS]);
     expect(rest).toEqual([]);
     expect(total![0]).toBe('total');
-    expect(total!.slice(1).map(Number)).toEqual(METRICS.map((m) => expected(inRange(day1, day2))[m]));
+    const want = expected(await inRange(day1, day2));
+    expect(total!.slice(1).map(Number)).toEqual(METRICS.map((m) => want[m]));
   });
 
   it('defaults: to = today (UTC), from = the first of its month', async () => {
@@ -235,7 +236,7 @@ describe('GET /admin/spend', () => {
     expect(res.status).toBe(200);
     const from = `${day3.slice(0, 8)}01`;
     expect(res.body).toMatchObject({ from, to: day3, group_by: [] });
-    expect(res.body.totals).toEqual(expected(inRange(from, day3)));
+    expect(res.body.totals).toEqual(expected(await inRange(from, day3)));
     const onlyTo = await admin(`?to=${day2}`);
     expect(onlyTo.body).toMatchObject({ from: `${day2.slice(0, 8)}01`, to: day2 });
   });

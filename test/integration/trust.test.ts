@@ -9,7 +9,7 @@ const PRICE = { '720p': 0.1, '1080p': 0.2 };
 let gw: Gateway;
 let receiver: RunningServer | undefined;
 afterEach(async () => {
-  expectLedgerInvariants(gw.store);
+  await expectLedgerInvariants(gw.store);
   await gw.close();
   await receiver?.close();
   receiver = undefined;

@@ -11,7 +11,7 @@ import { expectLedgerInvariants, startGateway, type Gateway } from '../helpers/g
 let gw: Gateway;
 let relay: RunningServer | undefined;
 afterEach(async () => {
-  expectLedgerInvariants(gw.store);
+  await expectLedgerInvariants(gw.store);
   await gw.close();
   await relay?.close();
   relay = undefined;
@@ -44,7 +44,7 @@ async function gatewayWith(type: 'replicate' | 'piapi') {
     await gw.runtime.ctx.mirror?.runDue();
     return (await gw.call('GET', `/v1/tasks/${created.body.id}`)).body;
   };
-  const attempt = () => gw.store.tasks.attempts(created.body.id).at(-1)!;
+  const attempt = async () => (await gw.store.tasks.attempts(created.body.id)).at(-1)!;
   return { emu, taskId: created.body.id as string, view, attempt };
 }
 
@@ -53,17 +53,17 @@ describe('non-final upstream webhooks', () => {
     const { emu, view, attempt } = await gatewayWith('replicate');
     expect(await emu.state.webhooks.flush()).toBe(1); // start, accepted by the gateway
     expect(await view()).toMatchObject({ status: 'pending' });
-    expect(attempt().status).toBe('pending');
+    expect((await attempt()).status).toBe('pending');
     gw.advance(4_000); // with webhooks registered, polls are rarer
     await gw.runtime.poller.runDue();
     expect((await view()).status).toBe('processing');
     // The provider retries its start delivery after the task started running.
-    const start = (await fetch(`${emu.url}/v1/predictions/${attempt().upstreamId}`, { headers: { authorization: 'Bearer up-key' } }).then((r) => r.json())) as Record<string, unknown>;
+    const start = (await fetch(`${emu.url}/v1/predictions/${(await attempt()).upstreamId}`, { headers: { authorization: 'Bearer up-key' } }).then((r) => r.json())) as Record<string, unknown>;
     const path = new URL(String(start.webhook)).pathname;
     const stale = { ...start, status: 'starting', output: null, started_at: undefined };
     expect((await gw.call('POST', path, { body: stale, key: null })).body).toMatchObject({ received: true });
     expect((await view()).status).toBe('processing');
-    expect(attempt().status).toBe('processing');
+    expect((await attempt()).status).toBe('processing');
     gw.advance(1_000);
     expect(await emu.state.webhooks.flush()).toBe(1); // completed
     const done = await view();
@@ -77,7 +77,7 @@ describe('non-final upstream webhooks', () => {
     gw.advance(1_000);
     expect(await emu.state.webhooks.flush()).toBe(1); // processing
     expect((await view()).status).toBe('processing');
-    expect(attempt().status).toBe('processing');
+    expect((await attempt()).status).toBe('processing');
     gw.advance(5_000);
     expect(await emu.state.webhooks.flush()).toBe(1);
     expect(await view()).toMatchObject({ status: 'completed', usage: { charged_usd: 0.5 } });
@@ -87,11 +87,11 @@ describe('non-final upstream webhooks', () => {
   it('a non-final webhook for an attempt the gateway already ended does not revive it', async () => {
     const { emu, taskId, attempt } = await gatewayWith('piapi');
     // The state a crash between "attempt failed" and "next attempt written" leaves behind.
-    gw.store.tasks.updateAttempt(attempt().id, { status: 'failed', errorCode: 'upstream_lost', errorMessage: 'lost' });
+    await gw.store.tasks.updateAttempt((await attempt()).id, { status: 'failed', errorCode: 'upstream_lost', errorMessage: 'lost' });
     gw.advance(1_000);
     await emu.state.webhooks.flush(); // created, staged, processing
-    expect(attempt().status).toBe('failed');
-    expect(gw.store.tasks.get(taskId)!.status).toBe('pending');
+    expect((await attempt()).status).toBe('failed');
+    expect((await gw.store.tasks.get(taskId))!.status).toBe('pending');
   });
 });
 
@@ -101,7 +101,7 @@ describe('fal request URLs kept with the attempt', () => {
     const emu = gw.emulators.fal!;
     const first = await gw.call('POST', '/v1/videos/generations', { body: gw.motion(5) });
     const second = await gw.call('POST', '/v1/videos/generations', { body: gw.motion(5) });
-    const [a, b] = [first, second].map((r) => gw.store.tasks.attempts(r.body.id).at(-1)!);
+    const [a, b] = await Promise.all([first, second].map(async (r) => (await gw.store.tasks.attempts(r.body.id)).at(-1)!));
     const urls = JSON.parse(a!.upstreamHandle!) as Record<string, string>;
     expect(urls.status_url).toBe(`${emu.url}/fal-ai/kling-video/requests/${a!.upstreamId}/status`);
     expect((await gw.call('POST', `/v1/tasks/${second.body.id}/cancel`)).status).toBe(200);

@@ -32,10 +32,10 @@ const logged: string[] = [];
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'reelroute-url-'));
-  store = openStore(join(dir, 'db.sqlite'));
+  store = await openStore(join(dir, 'db.sqlite'));
   const log = pino({ level: 'info' }, { write: (line: string) => void logged.push(line) });
   const config = parseConfig({ providers: [{ id: 'fal-main', type: 'fal', base_url: 'http://127.0.0.1:9', api_key: 'k' }] });
-  const runtime = createRuntime({ config, store, adminKey: ADMIN_KEY, log, guard: createUrlGuard({ allowInsecure: false, lookup, log }) });
+  const runtime = await createRuntime({ config, store, adminKey: ADMIN_KEY, log, guard: createUrlGuard({ allowInsecure: false, lookup, log }) });
   server = await listen(runtime.app);
   const res = await fetch(`${server.url}/admin/keys`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' }, body: '{"name":"t"}' });
   key = ((await res.json()) as { key: string }).key;

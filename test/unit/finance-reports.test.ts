@@ -19,24 +19,24 @@ const text = async (s: ReadableStream<Uint8Array>) => new Response(s).text();
 
 it('worker and fallback agree, through inserts and updates of tasks', async () => {
   const path = join(dir, 'r.db');
-  const store = openStore(path);
+  const store = await openStore(path);
   const day = Date.UTC(2026, 10, 30, 23, 59);
-  const key = createKey(store, { name: '=evil,key', balanceMicros: null, dailyBudgetMicros: null, monthlyBudgetMicros: null }, day).row;
+  const key = (await createKey(store, { name: '=evil,key', balanceMicros: null, dailyBudgetMicros: null, monthlyBudgetMicros: null }, day)).row;
   const base = { keyId: key.id, quality: '720p', request: '{}', billingRule: 'per_second', billableUnits: 5, unitPriceMicros: 100_000, listPriced: false, updatedAt: day };
   for (let i = 0; i < 30; i++) {
-    store.tasks.insertTask({ ...base, id: `task_${i}`, model: i % 4 ? 'kling-v3-motion-control' : 'kling-custom-element', status: 'pending', reservedMicros: 500_000, provider: i % 2 ? 'fal-1' : 'kie-1', createdAt: day + i * 3_000 });
+    await store.tasks.insertTask({ ...base, id: `task_${i}`, model: i % 4 ? 'kling-v3-motion-control' : 'kling-custom-element', status: 'pending', reservedMicros: 500_000, provider: i % 2 ? 'fal-1' : 'kie-1', createdAt: day + i * 3_000 });
   }
   // Failover moves a task between providers; settlement after midnight stays on the creation day.
-  store.tasks.update('task_1', { provider: 'rep-1', reservedMicros: 700_000 });
-  store.tasks.update('task_2', { status: 'completed', chargedMicros: 400_000, refundedMicros: 100_000, upstreamCostMicros: 350_000 });
-  store.tasks.update('task_3', { status: 'failed', refundedMicros: 500_000 });
+  await store.tasks.update('task_1', { provider: 'rep-1', reservedMicros: 700_000 });
+  await store.tasks.update('task_2', { status: 'completed', chargedMicros: 400_000, refundedMicros: 100_000, upstreamCostMicros: 350_000 });
+  await store.tasks.update('task_3', { status: 'failed', refundedMicros: 500_000 });
 
   const worker = store.reports;
-  const inProcess = reportRunner(':memory:', store.spend);
+  const plain = new Database(path, { readonly: true });
+  const inProcess = reportRunner(':memory:', spendRepo(plain));
   // A worker that dies at start (here: its database file is missing) costs nothing but the thread:
   // the jobs it held are made in-process.
-  const dying = reportRunner(join(dir, 'missing.db'), store.spend);
-  const plain = new Database(path, { readonly: true });
+  const dying = reportRunner(join(dir, 'missing.db'), spendRepo(plain));
   for (const groupBy of [[], ['day', 'provider'], ['key', 'model'], ['provider', 'day', 'model', 'key']] as SpendDimension[][]) {
     const job = { range: { from: '2026-11-01', to: '2026-12-31' }, audience: 'admin' as const, head: { object: 'spend_report', from: '2026-11-01', to: '2026-12-31', groupBy } };
     const json = await worker.json(job);

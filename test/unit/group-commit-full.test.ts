@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { groupCommit } from '../../src/db/store.ts';
+import { Gate, groupCommit } from '../../src/db/sqlite/store.ts';
+import type { Repos } from '../../src/db/types.ts';
 
 let dir: string;
 let db: Database.Database;
@@ -25,15 +26,15 @@ afterEach(() => {
 });
 
 it('a batch whose transaction SQLite rolled back fails whole: nothing written, nothing autocommitted', async () => {
-  const batch = groupCommit(db);
+  const batch = groupCommit(db, new Gate(), {} as Repos);
   const insert = db.prepare('INSERT INTO t VALUES (?)');
   const huge = db.prepare('INSERT INTO t VALUES (randomblob(200000))');
   db.pragma(`max_page_count = ${(db.pragma('page_count', { simple: true }) as number) + 4}`);
 
   const results = await Promise.allSettled([
-    batch(() => insert.run('before')),
-    batch(() => huge.run()), // SQLITE_FULL: SQLite drops the whole transaction
-    batch(() => insert.run('after')),
+    batch(async () => insert.run('before')),
+    batch(async () => huge.run()), // SQLITE_FULL: SQLite drops the whole transaction
+    batch(async () => insert.run('after')),
   ]);
   expect(db.prepare('SELECT x FROM t').pluck().all()).toEqual(['base']);
   expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
@@ -42,6 +43,6 @@ it('a batch whose transaction SQLite rolled back fails whole: nothing written, n
 
   // The store is usable again once there is room.
   db.pragma('max_page_count = 1073741823');
-  await expect(batch(() => insert.run('later'))).resolves.toBeDefined();
+  await expect(batch(async () => insert.run('later'))).resolves.toBeDefined();
   expect(db.prepare('SELECT count(*) FROM t').pluck().get()).toBe(2);
 });

@@ -9,9 +9,8 @@ function memory(): HealthPersistence & { rows: Map<string, ProviderHealthRow> } 
   const rows = new Map<string, ProviderHealthRow>();
   return {
     rows,
-    all: () => [...rows.values()],
-    put: (list) => list.forEach((r) => rows.set(`${r.provider}/${r.model}`, { ...r })),
-    transaction: (fn) => fn(),
+    all: async () => [...rows.values()],
+    put: async (list) => void list.forEach((r) => rows.set(`${r.provider}/${r.model}`, { ...r })),
   };
 }
 
@@ -82,21 +81,46 @@ describe('HealthTracker', () => {
     expect(h.begin('p', 'm').admitted).toBe(false);
   });
 
-  it('writes behind and a new tracker reads back what was learned', () => {
+  it('writes behind and a new tracker reads back what was learned', async () => {
     const store = memory();
     let now = 5_000;
     const first = new HealthTracker({ failuresToOpen: 1, cooldownMs: 60_000, now: () => now, persistence: store });
     first.completed('fal', 'm', 42.04);
     first.success('fal', 'm');
     first.failure('rep', 'm');
-    first.close();
+    await first.close();
     expect(store.rows.size).toBe(2);
     now = 6_000;
     const second = new HealthTracker({ failuresToOpen: 1, cooldownMs: 60_000, now: () => now, persistence: store });
+    await second.refresh();
     expect(second.p50Completion('fal', 'm')).toBe(42);
     expect(second.successRate('fal', 'm')).toBe(1);
     expect(second.state('rep', 'm')).toBe('open');
     expect(second.snapshot('rep', 'm').open_until).toBe(65_000);
+  });
+
+  it('replicas share through the store: a refresh takes what another wrote, never over its own unsaved changes', async () => {
+    const store = memory();
+    let now = 1_000;
+    const a = new HealthTracker({ failuresToOpen: 1, cooldownMs: 60_000, now: () => now, persistence: store });
+    const b = new HealthTracker({ failuresToOpen: 1, cooldownMs: 60_000, now: () => now, persistence: store });
+    a.failure('fal', 'm');
+    await a.flush();
+    expect(b.state('fal', 'm')).toBe('closed');
+    now = 2_000;
+    await b.refresh();
+    expect(b.state('fal', 'm')).toBe('open');
+    // b learns something of its own and has not written it yet: a's newer row does not erase it.
+    b.completed('kie', 'm', 30);
+    now = 3_000;
+    a.completed('kie', 'm', 90);
+    await a.flush();
+    await b.refresh();
+    expect(b.p50Completion('kie', 'm')).toBe(30);
+    now = 4_000;
+    await b.close();
+    await a.refresh();
+    expect(a.p50Completion('kie', 'm')).toBe(30);
   });
 });
 

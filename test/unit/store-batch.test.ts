@@ -7,9 +7,9 @@ import { createKey } from '../../src/keys/keys.ts';
 
 let dir: string;
 let store: Store;
-beforeEach(() => {
+beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'reelroute-batch-'));
-  store = openStore(join(dir, 'db.sqlite'));
+  store = await openStore(join(dir, 'db.sqlite'));
 });
 afterEach(async () => {
   await store.close();
@@ -17,19 +17,40 @@ afterEach(async () => {
 });
 
 it('group commit: calls of one turn commit together, a throwing call rolls back only itself', async () => {
-  const key = createKey(store, { name: 'k', balanceMicros: 0, dailyBudgetMicros: null, monthlyBudgetMicros: null }, 1).row;
+  const key = (await createKey(store, { name: 'k', balanceMicros: 0, dailyBudgetMicros: null, monthlyBudgetMicros: null }, 1)).row;
   const results = await Promise.allSettled([
-    store.batch(() => store.keys.addBalance(key.id, 5)),
-    store.batch(() => {
-      store.keys.addBalance(key.id, 100);
+    store.batch((tx) => tx.keys.addBalance(key.id, 5)),
+    store.batch(async (tx) => {
+      await tx.keys.addBalance(key.id, 100);
       throw new Error('no');
     }),
-    store.batch(() => {
-      store.keys.addBalance(key.id, 7);
+    store.batch(async (tx) => {
+      await tx.keys.addBalance(key.id, 7);
       return 'ok';
     }),
   ]);
   expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
   expect((results[2] as PromiseFulfilledResult<string>).value).toBe('ok');
-  expect(store.keys.byId(key.id)!.balanceMicros).toBe(12);
+  expect((await store.keys.byId(key.id))!.balanceMicros).toBe(12);
+});
+
+it('a call on the store waits while a transaction is open: it never reads half of it or joins it', async () => {
+  const key = (await createKey(store, { name: 'k', balanceMicros: 0, dailyBudgetMicros: null, monthlyBudgetMicros: null }, 1)).row;
+  let inside = 0;
+  const seen: number[] = [];
+  const tx = store.transaction(async (t) => {
+    await t.keys.addBalance(key.id, 5);
+    // Another caller reads now (its promise chain runs while this transaction is open) …
+    seen.push(-1);
+    await new Promise((r) => setImmediate(r));
+    inside = (await t.keys.byId(key.id))!.balanceMicros!;
+    await t.keys.addBalance(key.id, 5);
+    throw new Error('rolled back');
+  });
+  const outside = store.keys.byId(key.id).then((row) => seen.push(row!.balanceMicros!));
+  await expect(tx).rejects.toThrow('rolled back');
+  await outside;
+  expect(inside).toBe(5);
+  // … and got the state after the rollback, not the 5 or 10 written inside.
+  expect(seen).toEqual([-1, 0]);
 });

@@ -1,5 +1,5 @@
 /** Admin state: provider overrides (applied over the config at start) and the audit log. */
-import { desc, eq, lt } from 'drizzle-orm';
+import { desc, eq, lt, max } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { auditLog, providerOverrides, type AuditRow, type ProviderOverrideRow } from '../schema/index.ts';
 
@@ -20,6 +20,10 @@ export function adminRepo(db: Db) {
     },
     insertAudit(row: NewAuditRow): void {
       db.insert(auditLog).values(row).run();
+    },
+    /** The newest audit entry's id (0 when none): other replicas watch it to learn of admin changes. */
+    lastAuditId(): number {
+      return db.select({ id: max(auditLog.id) }).from(auditLog).get()?.id ?? 0;
     },
     /** Newest first; `after` is the id of the last row of the previous page. */
     listAudit(limit: number, after?: number): AuditRow[] {

@@ -70,12 +70,17 @@ export function idempotencyRepo(db: Db) {
     get(keyId: string, idemKey: string): IdempotencyRow | undefined {
       return get.get({ keyId, idemKey });
     },
-    /** Take a key (replacing an expired record). */
-    put(row: IdempotencyRow): void {
-      db.insert(idempotencyKeys)
+    /**
+     * Take a key: insert, or replace a record created before `expiredBefore`. Answers false when a
+     * live record holds the key (another request took it first, on this replica or another).
+     */
+    put(row: IdempotencyRow, expiredBefore: number): boolean {
+      const result = db
+        .insert(idempotencyKeys)
         .values(row)
-        .onConflictDoUpdate({ target: [idempotencyKeys.keyId, idempotencyKeys.idemKey], set: { ...row } })
+        .onConflictDoUpdate({ target: [idempotencyKeys.keyId, idempotencyKeys.idemKey], set: { ...row }, setWhere: lt(idempotencyKeys.createdAt, expiredBefore) })
         .run();
+      return result.changes > 0;
     },
     complete(keyId: string, idemKey: string, statusCode: number, response: string): void {
       db.update(idempotencyKeys)

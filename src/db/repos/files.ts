@@ -27,6 +27,7 @@ export function filesRepo(sqlite: Database.Database) {
   const claimable = f.select('WHERE "expires_at" <= ? AND "purged_at" IS NULL AND ("lease_until" IS NULL OR "lease_until" <= ?) ORDER BY "expires_at" LIMIT ?');
   const leaseFile = sqlite.prepare('UPDATE "files" SET "lease_owner" = ?, "lease_until" = ? WHERE "id" = ?');
   const leaseJob = sqlite.prepare('UPDATE "mirror_jobs" SET "next_at" = ?, "lease_owner" = ? WHERE "task_id" = ?');
+  const renewJob = sqlite.prepare(RENEW_JOB);
   const claimExpired = sqlite.transaction((now: number, limit: number, owner: string, leaseMs: number) => {
     const rows = claimable.all(now, now, limit);
     for (const r of rows) leaseFile.run(owner, now + leaseMs, r.id);
@@ -67,8 +68,13 @@ export function filesRepo(sqlite: Database.Database) {
      * Claim due mirror jobs for `leaseMs`: each one's next try moves a lease ahead, owned by `owner`
      * (rows come back as claimed); a dead claimer's jobs are due again after the lease.
      */
+    /** Extend a claim still held by `owner` (a long download); a claim given back meanwhile stays given back. */
+    renewJob: (taskId: string, owner: string, until: number): void => void renewJob.run(until, taskId, owner),
     claimJobs: (now: number, limit: number, owner: string, leaseMs: number): MirrorJobRow[] => claimJobs.immediate(now, limit, owner, leaseMs),
   };
 }
+
+/** `renewJob`'s statement: (until, taskId, owner). Shared with the PostgreSQL twin. */
+export const RENEW_JOB = 'UPDATE "mirror_jobs" SET "next_at" = ? WHERE "task_id" = ? AND "lease_owner" = ? AND "done_at" IS NULL';
 
 export type FilesRepo = ReturnType<typeof filesRepo>;

@@ -5,10 +5,14 @@ import type { AppEnv } from '../env.ts';
 import type { AppDeps } from '../deps.ts';
 import { ApiError } from '../../errors.ts';
 import type { AuditRow } from '../../db/schema/index.ts';
+import type { Repos } from '../../db/store.ts';
 
-/** Record an admin change; call it inside the transaction that makes the change. */
-export function audit(deps: AppDeps, c: Context<AppEnv>, action: string, target: string, before: unknown, after: unknown): void {
-  deps.ctx.store.admin.insertAudit({
+/**
+ * Record an admin change on the `tx` of the transaction that makes it. Other replicas watch the
+ * audit log to learn of changes (src/replicas.ts).
+ */
+export function audit(deps: AppDeps, tx: Repos, c: Context<AppEnv>, action: string, target: string, before: unknown, after: unknown): Promise<void> {
+  return tx.admin.insertAudit({
     at: deps.ctx.now(),
     action,
     target,
@@ -37,13 +41,13 @@ function auditView(row: AuditRow) {
 }
 
 export function adminAuditRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
-  app.get('/admin/audit', (c) => {
+  app.get('/admin/audit', async (c) => {
     const q = listQuery.safeParse(c.req.query());
     if (!q.success) {
       const issue = q.error.issues[0]!;
       throw new ApiError('invalid_parameter', `${String(issue.path[0])}: ${issue.message}`, { param: String(issue.path[0]) });
     }
-    const rows = deps.ctx.store.admin.listAudit(q.data.limit + 1, q.data.after);
+    const rows = await deps.ctx.store.admin.listAudit(q.data.limit + 1, q.data.after);
     return c.json({ object: 'list', data: rows.slice(0, q.data.limit).map(auditView), has_more: rows.length > q.data.limit });
   });
 }

@@ -6,7 +6,7 @@ import type { AppDeps } from '../deps.ts';
 import { readJson } from '../middleware.ts';
 import { audit } from './audit.ts';
 import { ApiError, paramFromPath } from '../../errors.ts';
-import { createKey, keyView } from '../../keys/keys.ts';
+import { createKeyIn, keyView } from '../../keys/keys.ts';
 import { credit } from '../../ledger/ledger.ts';
 import { usdToMicros } from '../../pricing/money.ts';
 import { checkProviderIds, routeSchema } from '../../routing/preferences.ts';
@@ -39,18 +39,18 @@ const optMicros = (usd: number | null | undefined) => (usd === undefined ? undef
 
 export function adminKeyRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
   const { store, now } = deps.ctx;
-  const existing = (c: Context<AppEnv>) => {
-    const row = store.keys.byId(c.req.param('id')!);
+  const existing = async (c: Context<AppEnv>) => {
+    const row = await store.keys.byId(c.req.param('id')!);
     if (!row) throw new ApiError('not_found', `no key ${c.req.param('id')}`, { param: 'id' });
     return row;
   };
 
   app.post('/admin/keys', async (c) => {
     const body = parse(keyCreateBody, await readJson(c));
-    // createKey's transaction nests (as a savepoint) in this one, with the audit row: never the secret or its hash.
-    const { row, key } = store.transaction(() => {
-      const created = createKey(
-        store,
+    // The key and its audit row (never the secret or its hash) in one transaction.
+    const { row, key } = await store.transaction(async (tx) => {
+      const created = await createKeyIn(
+        tx,
         {
           name: body.name,
           balanceMicros: optMicros(body.balance_usd) ?? null,
@@ -59,55 +59,55 @@ export function adminKeyRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
         },
         now(),
       );
-      audit(deps, c, 'key.create', created.row.id, null, keyView(created.row));
+      await audit(deps, tx, c, 'key.create', created.row.id, null, keyView(created.row));
       return created;
     });
     return c.json({ ...keyView(row), key, webhook_secret: row.webhookSecret });
   });
 
-  app.get('/admin/keys', (c) => c.json({ object: 'list', data: store.keys.list().map(keyView) }));
+  app.get('/admin/keys', async (c) => c.json({ object: 'list', data: (await store.keys.list()).map(keyView) }));
 
   app.patch('/admin/keys/:id', async (c) => {
-    const row = existing(c);
+    const row = await existing(c);
     const body = parse(keyPatchBody, await readJson(c));
     const daily = optMicros(body.daily_budget_usd);
     const monthly = optMicros(body.monthly_budget_usd);
     if (body.route) checkProviderIds(body.route, deps.ctx.providers);
-    store.transaction(() => {
-      store.keys.patch(row.id, {
+    await store.transaction(async (tx) => {
+      await tx.keys.patch(row.id, {
         ...(body.name !== undefined ? { name: body.name } : {}),
         ...(daily !== undefined ? { dailyBudgetMicros: daily } : {}),
         ...(monthly !== undefined ? { monthlyBudgetMicros: monthly } : {}),
         ...(body.route !== undefined ? { route: body.route === null ? null : JSON.stringify(body.route) } : {}),
       });
-      audit(deps, c, 'key.update', row.id, keyView(row), keyView(store.keys.byId(row.id)!));
+      await audit(deps, tx, c, 'key.update', row.id, keyView(row), keyView((await tx.keys.byId(row.id))!));
     });
     deps.auth.invalidate();
-    return c.json(keyView(store.keys.byId(row.id)!));
+    return c.json(keyView((await store.keys.byId(row.id))!));
   });
 
-  app.delete('/admin/keys/:id', (c) => {
-    const row = existing(c);
+  app.delete('/admin/keys/:id', async (c) => {
+    const row = await existing(c);
     if (row.revokedAt === null) {
-      store.transaction(() => {
-        store.keys.patch(row.id, { revokedAt: now() });
-        audit(deps, c, 'key.revoke', row.id, keyView(row), keyView(store.keys.byId(row.id)!));
+      await store.transaction(async (tx) => {
+        await tx.keys.patch(row.id, { revokedAt: now() });
+        await audit(deps, tx, c, 'key.revoke', row.id, keyView(row), keyView((await tx.keys.byId(row.id))!));
       });
     }
     deps.auth.invalidate();
-    return c.json(keyView(store.keys.byId(row.id)!));
+    return c.json(keyView((await store.keys.byId(row.id))!));
   });
 
   app.post('/admin/keys/:id/credit', async (c) => {
-    const row = existing(c);
+    const row = await existing(c);
     const body = parse(keyCreditBody, await readJson(c));
     if (row.balanceMicros === null) {
       throw new ApiError('invalid_parameter', 'this key is post-paid (created without balance_usd); it has no balance to credit', { param: 'id' });
     }
-    store.transaction(() => {
-      credit(store, row.id, usdToMicros(body.amount_usd), body.note ?? null, now());
-      audit(deps, c, 'key.credit', row.id, keyView(row), { ...keyView(store.keys.byId(row.id)!), amount_usd: body.amount_usd, note: body.note ?? null });
+    await store.transaction(async (tx) => {
+      await credit(tx, row.id, usdToMicros(body.amount_usd), body.note ?? null, now());
+      await audit(deps, tx, c, 'key.credit', row.id, keyView(row), { ...keyView((await tx.keys.byId(row.id))!), amount_usd: body.amount_usd, note: body.note ?? null });
     });
-    return c.json(keyView(store.keys.byId(row.id)!));
+    return c.json(keyView((await store.keys.byId(row.id))!));
   });
 }

@@ -76,10 +76,10 @@ export function adminProviderRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     }
     const before = providerView(provider, health);
     const after = providerView({ ...provider, ...next }, health);
-    store.transaction(() => {
-      const stored = store.admin.override(id);
-      store.admin.putOverride(overrideRow(id, mergeOverride(stored ? overrideOf(stored) : {}, change), now()));
-      audit(deps, c, 'provider.update', id, before, after);
+    await store.transaction(async (tx) => {
+      const stored = await tx.admin.override(id);
+      await tx.admin.putOverride(overrideRow(id, mergeOverride(stored ? overrideOf(stored) : {}, change), now()));
+      await audit(deps, tx, c, 'provider.update', id, before, after);
     });
     // Stored first: a failed write leaves the live provider as it was.
     applyOverride(provider, change);

@@ -65,10 +65,10 @@ export function adminReconciliationRoutes(app: Hono<AppEnv>, deps: AppDeps): voi
     }
     const statement = readStatement(await c.req.text(), idColumn, amountColumn, creditMicros);
 
-    const ours = store.reconciliation.attempts(provider.id, q.fromMs, q.toMs);
+    const ours = await store.reconciliation.attempts(provider.id, q.fromMs, q.toMs);
     const known = new Set(ours.map((a) => a.upstreamId).filter((id): id is string => id !== null));
     const outside = [...statement.amounts.keys()].filter((id) => !known.has(id));
-    ours.push(...store.reconciliation.byUpstreamIds(provider.id, outside));
+    ours.push(...(await store.reconciliation.byUpstreamIds(provider.id, outside)));
 
     // Our side per upstream id (an id seen twice — a lost answer found again — is one bill).
     const byId = new Map<string, { taskId: string; status: string; micros: Micros }>();

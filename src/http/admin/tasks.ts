@@ -22,7 +22,7 @@ const listQuery = z.object({
 });
 
 /** The admin task object: the client's task object plus operator-only fields. */
-export function adminTaskView(deps: AppDeps, task: TaskRow, attempts: readonly AttemptRow[], withLedger: boolean) {
+export async function adminTaskView(deps: AppDeps, task: TaskRow, attempts: readonly AttemptRow[], withLedger: boolean) {
   const base = renderTask(deps, task, attempts);
   return {
     ...base,
@@ -41,7 +41,7 @@ export function adminTaskView(deps: AppDeps, task: TaskRow, attempts: readonly A
     })),
     ...(withLedger
       ? {
-          ledger: deps.ctx.store.adminTasks.ledger(task.id).map((l) => ({
+          ledger: (await deps.ctx.store.adminTasks.ledger(task.id)).map((l) => ({
             id: l.id,
             kind: l.kind,
             amount_usd: microsToUsd(l.amountMicros),
@@ -57,7 +57,7 @@ export function adminTaskView(deps: AppDeps, task: TaskRow, attempts: readonly A
 export function adminTaskRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
   const { store } = deps.ctx;
 
-  app.get('/admin/tasks', (c) => {
+  app.get('/admin/tasks', async (c) => {
     const q = listQuery.safeParse(c.req.query());
     if (!q.success) {
       const issue = q.error.issues[0]!;
@@ -65,16 +65,17 @@ export function adminTaskRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       throw new ApiError('invalid_parameter', `${param}: ${issue.message}`, { param });
     }
     const { key, status, provider, model, limit, after } = q.data;
-    const rows = store.adminTasks.list({ keyId: key, status, provider, model }, limit + 1, after);
+    const rows = await store.adminTasks.list({ keyId: key, status, provider, model }, limit + 1, after);
     const page = rows.slice(0, limit);
     // Lists carry the ledger too: the dashboard and the CLI show cost per row without N more calls.
-    return c.json({ object: 'list', data: page.map((t) => adminTaskView(deps, t, store.tasks.attempts(t.id), true)), has_more: rows.length > limit });
+    const data = await Promise.all(page.map(async (t) => adminTaskView(deps, t, await store.tasks.attempts(t.id), true)));
+    return c.json({ object: 'list', data, has_more: rows.length > limit });
   });
 
-  app.get('/admin/tasks/:id', (c) => {
+  app.get('/admin/tasks/:id', async (c) => {
     const id = c.req.param('id');
-    const task = store.tasks.get(id);
+    const task = await store.tasks.get(id);
     if (!task) throw new ApiError('not_found', `no task ${id}`, { param: 'id' });
-    return c.json(adminTaskView(deps, task, store.tasks.attempts(task.id), true));
+    return c.json(await adminTaskView(deps, task, await store.tasks.attempts(task.id), true));
   });
 }

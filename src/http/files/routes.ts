@@ -20,9 +20,9 @@ export function fileRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
   const { files, config, now } = deps.ctx;
 
   /** A listed file of this key, or 404 (another key's file is indistinguishable from a missing one). */
-  const ownFile = (c: Context<AppEnv>) => {
+  const ownFile = async (c: Context<AppEnv>) => {
     const id = c.req.param('id') ?? '';
-    const row = deps.ctx.store.files.get(id);
+    const row = await deps.ctx.store.files.get(id);
     if (!row || row.keyId !== c.get('apiKey').id || row.deletedAt !== null || row.purpose === 'input') {
       throw new ApiError('not_found', `no file ${id}`, { param: 'id' });
     }
@@ -34,22 +34,22 @@ export function fileRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     return c.json(files.view(row));
   });
 
-  app.get('/v1/files', (c) => {
+  app.get('/v1/files', async (c) => {
     const q = listQuery.safeParse(c.req.query());
     if (!q.success) {
       const param = String(q.error.issues[0]!.path[0]);
       throw new ApiError('invalid_parameter', `${param}: ${q.error.issues[0]!.message}`, { param });
     }
-    const rows = deps.ctx.store.files.listForKey(c.get('apiKey').id, q.data.limit + 1, q.data.after);
+    const rows = await deps.ctx.store.files.listForKey(c.get('apiKey').id, q.data.limit + 1, q.data.after);
     const page = rows.slice(0, q.data.limit);
     return c.json({ object: 'list', data: page.map((r) => files.view(r)), has_more: rows.length > q.data.limit });
   });
 
-  app.get('/v1/files/:id', (c) => c.json(files.view(ownFile(c))));
+  app.get('/v1/files/:id', async (c) => c.json(files.view(await ownFile(c))));
 
-  app.delete('/v1/files/:id', (c) => {
-    const row = ownFile(c);
-    files.delete(row);
+  app.delete('/v1/files/:id', async (c) => {
+    const row = await ownFile(c);
+    await files.delete(row);
     return c.json({ id: row.id, object: 'file', deleted: true });
   });
 

@@ -33,8 +33,8 @@ export function parseRange(header: string | undefined, size: number): RangeReque
 // Caches may keep a file for a while, but not past its expiry, and a DELETE should win soon.
 const MAX_AGE_S = 3600;
 
-export function serveFile(c: Context<AppEnv>, files: FileStore, now: () => number): Response {
-  const row = files.byPublicName(c.req.param('name') ?? '');
+export async function serveFile(c: Context<AppEnv>, files: FileStore, now: () => number): Promise<Response> {
+  const row = await files.byPublicName(c.req.param('name') ?? '');
   const notFound = () => new Response(JSON.stringify({ error: { code: 'not_found', message: 'no such file', type: 'invalid_request_error', param: null, request_id: c.get('requestId') } }), {
     status: 404,
     headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },

@@ -88,7 +88,7 @@ export async function receiveUpload(c: Context<AppEnv>, files: FileStore, maxByt
     try {
       const row = await (put as Promise<FileRow>);
       if (extraFile) {
-        files.delete(row);
+        await files.delete(row);
         throw new ApiError('invalid_parameter', 'file: send exactly one part named "file"', { param: 'file', ...CLOSE });
       }
       return row;

@@ -7,8 +7,9 @@ import { cancel } from '../../tasks/cancel.ts';
 
 export function cancelRoute(app: Hono<AppEnv>, deps: AppDeps): void {
   app.post('/v1/tasks/:id/cancel', async (c) => {
-    const task = ownTask(deps, c, c.req.param('id'));
+    const task = await ownTask(deps, c, c.req.param('id'));
     await cancel(deps.ctx, task.id);
-    return c.json(renderTask(deps, deps.ctx.store.tasks.get(task.id)!));
+    const { task: ended, attempts } = (await deps.ctx.store.tasks.getWithAttempts(task.id))!;
+    return c.json(renderTask(deps, ended, attempts));
   });
 }

@@ -11,30 +11,31 @@ const listQuery = z.object({
 });
 
 /** A task of this key, or 404 (another key's task is indistinguishable from a missing one). */
-export function ownTask(deps: AppDeps, c: Context<AppEnv>, id: string) {
-  const task = deps.ctx.store.tasks.get(id);
+export async function ownTask(deps: AppDeps, c: Context<AppEnv>, id: string) {
+  const task = await deps.ctx.store.tasks.get(id);
   if (!task || task.keyId !== c.get('apiKey').id) throw new ApiError('not_found', `no task ${id}`, { param: 'id' });
   return task;
 }
 
 export function readRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
-  const getOne = (c: Context<AppEnv>) => {
+  const getOne = async (c: Context<AppEnv>) => {
     const id = c.req.param('id')!;
-    const found = deps.ctx.store.tasks.getWithAttempts(id);
+    const found = await deps.ctx.store.tasks.getWithAttempts(id);
     if (!found || found.task.keyId !== c.get('apiKey').id) throw new ApiError('not_found', `no task ${id}`, { param: 'id' });
     return c.json(renderTask(deps, found.task, found.attempts));
   };
   app.get('/v1/tasks/:id', getOne);
   app.get('/v1/videos/generations/:id', getOne);
 
-  app.get('/v1/tasks', (c) => {
+  app.get('/v1/tasks', async (c) => {
     const q = listQuery.safeParse(c.req.query());
     if (!q.success) {
       const issue = q.error.issues[0]!;
       throw new ApiError('invalid_parameter', `${String(issue.path[0])}: ${issue.message}`, { param: String(issue.path[0]) });
     }
-    const rows = deps.ctx.store.tasks.listForKey(c.get('apiKey').id, q.data.limit + 1, q.data.after);
+    const rows = await deps.ctx.store.tasks.listForKey(c.get('apiKey').id, q.data.limit + 1, q.data.after);
     const page = rows.slice(0, q.data.limit);
-    return c.json({ object: 'list', data: page.map((t) => renderTask(deps, t)), has_more: rows.length > q.data.limit });
+    const data = await Promise.all(page.map(async (t) => renderTask(deps, t, await deps.ctx.store.tasks.attempts(t.id))));
+    return c.json({ object: 'list', data, has_more: rows.length > q.data.limit });
   });
 }

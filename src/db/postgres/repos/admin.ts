@@ -22,6 +22,7 @@ export function pgAdminRepo(sql: Sql): Async<AdminRepo> {
       o.upsert(sql, row, ['providerId'], OVERRIDE_COLUMNS.filter((c) => row[c] !== undefined)),
     overrides: () => o.all(sql, OVERRIDES, []),
     insertAudit: (row: NewAuditRow) => audit.insert(sql, row),
+    lastAuditId: async () => (await sql.row<{ id: number | null }>('SELECT max("id") AS "id" FROM "audit_log"'))?.id ?? 0,
     listAudit: (limit: number, after?: number) =>
       after === undefined ? audit.all(sql, AUDIT_FIRST, [limit]) : audit.all(sql, AUDIT_AFTER, [after, limit]),
   };

@@ -24,14 +24,14 @@ const DUE = `SELECT "id", "url" FROM (${FAIR}) fair ORDER BY n, at, "id" COLLATE
 // The fair pick cannot lock (window functions forbid FOR UPDATE), so its rows are locked after it,
 // skipping those another replica holds; one that replica claimed and committed meanwhile is re-checked
 // against `next_attempt_at <= now` once locked and dropped. Then each moves a lease ahead.
-const CLAIM = `WITH fair AS (${FAIR}), locked AS (
-    SELECT c."id", fair.n, fair.at FROM "callback_deliveries" c JOIN fair ON fair."id" = c."id"
-    WHERE c."next_attempt_at" IS NOT NULL AND c."next_attempt_at" <= $1::bigint
-    FOR UPDATE OF c SKIP LOCKED
+const CLAIM = `WITH fair AS MATERIALIZED (${FAIR}), locked AS (
+    SELECT "id" FROM "callback_deliveries"
+    WHERE "id" = ANY(ARRAY(SELECT "id" FROM fair)) AND "next_attempt_at" IS NOT NULL AND "next_attempt_at" <= $1::bigint
+    FOR UPDATE SKIP LOCKED
   ), claimed AS (
     UPDATE "callback_deliveries" c SET "next_attempt_at" = $1::bigint + $5::bigint, "lease_owner" = $4
-    FROM locked WHERE c."id" = locked."id" RETURNING c."id", c."url", locked.n, locked.at
-  ) SELECT "id", "url" FROM claimed ORDER BY n, at, "id" COLLATE "C"`;
+    FROM locked WHERE c."id" = locked."id" RETURNING c."id", c."url"
+  ) SELECT claimed."id", claimed."url" FROM claimed JOIN fair ON fair."id" = claimed."id" ORDER BY fair.n, fair.at, claimed."id" COLLATE "C"`;
 const GET = `${d.selectSql} WHERE "id" = $1`;
 const FOR_TASK = `${d.selectSql} WHERE "task_id" = $1 ORDER BY "created_at" DESC`;
 const ALL = d.selectSql;

@@ -3,7 +3,9 @@
  * expiry and mirror claims as single statements replicas can run at once (FOR UPDATE SKIP LOCKED).
  */
 import { files, mirrorJobs, type FileRow, type MirrorJobRow } from '../../schema/index.ts';
-import type { FilePatch, FilesRepo, MirrorJobPatch } from '../../repos/files.ts';
+import { RENEW_JOB, type FilePatch, type FilesRepo, type MirrorJobPatch } from '../../repos/files.ts';
+
+const RENEW_JOB_SQL = RENEW_JOB.replace('?', '$1::bigint').replace('?', '$2').replace('?', '$3');
 import type { Async } from '../../types.ts';
 import type { Sql } from '../sql.ts';
 import { pgTable } from '../table.ts';
@@ -65,6 +67,7 @@ export function pgFilesRepo(sql: Sql): Async<FilesRepo> {
     insertJob: (row: MirrorJobRow) => m.insert(sql, row),
     job: (taskId: string) => m.get(sql, JOB, [taskId]),
     updateJob: (taskId: string, patch: MirrorJobPatch) => m.update(sql, taskId, patch),
+    renewJob: async (taskId: string, owner: string, until: number) => void (await sql.exec(RENEW_JOB_SQL, [until, taskId, owner])),
     dueJobs: (now: number, limit: number) => m.all(sql, DUE_JOBS, [now, limit]),
     claimJobs: async (now: number, limit: number, owner: string, leaseMs: number) =>
       claimed(await sql.rows<Record<string, unknown>>(CLAIM_JOBS, [now, limit, owner, leaseMs]), m.map),
