@@ -77,6 +77,28 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
+/** Calls to a gateway at `url`; `key` defaults to `defaultKey()`. */
+function caller(url: string, defaultKey: () => string): Gateway['call'] {
+  return async (method, path, o = {}) => {
+    const key = o.key === undefined ? defaultKey() : o.key;
+    const headers: Record<string, string> = { ...(key ? { authorization: `Bearer ${key}` } : {}), ...o.headers };
+    let body: string | undefined = o.raw;
+    if (o.body !== undefined) {
+      body = JSON.stringify(o.body);
+      headers['content-type'] ??= 'application/json';
+    }
+    const res = await fetch(url + path, { method, headers, ...(body !== undefined ? { body } : {}) });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      /* not JSON */
+    }
+    return { status: res.status, body: parsed, headers: res.headers };
+  };
+}
+
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   // Starts at the real time so signatures checked against the wall clock (Standard Webhooks) verify.
   let now = Date.now();
@@ -121,24 +143,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const server = await listen(runtime.app);
   let defaultKey = '';
 
-  const call: Gateway['call'] = async (method, path, o = {}) => {
-    const key = o.key === undefined ? defaultKey : o.key;
-    const headers: Record<string, string> = { ...(key ? { authorization: `Bearer ${key}` } : {}), ...o.headers };
-    let body: string | undefined = o.raw;
-    if (o.body !== undefined) {
-      body = JSON.stringify(o.body);
-      headers['content-type'] ??= 'application/json';
-    }
-    const res = await fetch(server.url + path, { method, headers, ...(body !== undefined ? { body } : {}) });
-    const text = await res.text();
-    let parsed: unknown = text;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      /* not JSON */
-    }
-    return { status: res.status, body: parsed, headers: res.headers };
-  };
+  const call = caller(server.url, () => defaultKey);
 
   const gw: Gateway = {
     url: server.url,
@@ -202,4 +207,34 @@ export async function expectLedgerInvariants(store: Store): Promise<void> {
   for (const k of (await store.keys.list())) {
     if (k.balanceMicros !== null) expect(k.balanceMicros, `key ${k.id} balance`).toBe((await store.ledger.balanceOf(k.id)));
   }
+}
+
+/** A second gateway process's view: its own runtime and HTTP server on the first one's database. */
+export interface Replica {
+  url: string;
+  runtime: Runtime;
+  store: Store;
+  call: Gateway['call'];
+  close(): Promise<void>;
+}
+
+/**
+ * Another replica of `primary` (PostgreSQL): same database, same upstreams, same clock, its own
+ * store, runtime and server — what a second process would be.
+ */
+export async function startReplica(primary: Gateway, replicaId: string): Promise<Replica> {
+  const store = await openStore(primary.dbPath);
+  const runtime = await createRuntime({ config: primary.runtime.ctx.config, store, adminKey: ADMIN_KEY, now: primary.now, log: pino({ level: 'silent' }), replicaId });
+  const server = await listen(runtime.app);
+  return {
+    url: server.url,
+    runtime,
+    store,
+    call: caller(server.url, () => ''),
+    async close() {
+      await Promise.all([runtime.poller.stop(), runtime.callbacks.stop(), runtime.replicas.stop()]);
+      await server.close();
+      await store.close();
+    },
+  };
 }
