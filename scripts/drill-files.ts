@@ -3,7 +3,7 @@
  * an upload cut off by every kill (no half file may become visible), and the checks that every
  * completed task ends with result URLs the gateway itself serves (mirrored outputs).
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { request as httpRequest, type ClientRequest } from 'node:http';
 import { join } from 'node:path';
 import { syntheticMp4 } from '../src/media/synthetic-mp4.ts';
@@ -14,10 +14,14 @@ export interface Upload {
   url: string;
 }
 
-/** Upload one synthetic MP4 per length (multipart, one part named `file`); length in s → the file. */
-export async function uploadClips(base: string, key: string, seconds: readonly number[]): Promise<Map<number, Upload>> {
+/**
+ * Upload one synthetic MP4 per length (multipart, one part named `file`); length in s → the file.
+ * `next` names the gateway each upload goes to (replicas in turn).
+ */
+export async function uploadClips(next: () => Promise<string>, key: string, seconds: readonly number[]): Promise<Map<number, Upload>> {
   const out = new Map<number, Upload>();
   for (const s of seconds) {
+    const base = await next();
     const form = new FormData();
     form.append('file', new Blob([new Uint8Array(syntheticMp4({ durationS: s }))], { type: 'video/mp4' }), `ref-${s}.mp4`);
     const res = await fetch(`${base}/v1/files`, { method: 'POST', headers: { authorization: `Bearer ${key}` }, body: form, signal: AbortSignal.timeout(20_000) });
@@ -37,20 +41,37 @@ export function tempEntries(filesDir: string): string[] {
   }
 }
 
+function sizeOf(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return -1;
+  }
+}
+
+/** An upload cut short: its request, and its temp file's name once it was seen in the temp folder. */
+export interface HalfUpload {
+  req: ClientRequest;
+  seen: boolean;
+  name?: string;
+}
+
 /**
  * Start an upload that never finishes (a valid MP4 head, then 1 MB of a body still streaming) and
  * wait (bounded) until its bytes are in the temp folder: the kill that follows catches it mid-upload.
  * Returns the request, to be destroyed once the process is gone.
  */
-export async function startHalfUpload(base: string, key: string, filesDir: string): Promise<{ req: ClientRequest; seen: boolean }> {
-  const before = tempEntries(filesDir).length;
+export async function startHalfUpload(base: string, key: string, filesDir: string, minBytes = 0): Promise<HalfUpload> {
+  const before = new Set(tempEntries(filesDir));
   const req = httpRequest(`${base}/v1/files`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'multipart/form-data; boundary=drillzz', 'transfer-encoding': 'chunked' } });
   req.on('error', () => undefined);
   req.write('--drillzz\r\ncontent-disposition: form-data; name="file"; filename="half.mp4"\r\n\r\n');
   req.write(syntheticMp4({ durationS: 4 }));
   req.write(Buffer.alloc(1_000_000));
   for (let waited = 0; waited < 3_000; waited += 10) {
-    if (tempEntries(filesDir).length > before) return { req, seen: true };
+    // Replicas share the folder: ours is a new entry, and (minBytes) one as big as no other write there.
+    const name = tempEntries(filesDir).find((n) => !before.has(n) && sizeOf(join(filesDir, 'tmp', n)) >= minBytes);
+    if (name) return { req, seen: true, name };
     await sleep(10);
   }
   return { req, seen: false };
@@ -80,9 +101,11 @@ export interface ResultCheck {
 
 /**
  * Every completed task's results are the gateway's own mirrored URLs (`{publicBase}/files/…`) and
- * each answers 200 with MP4 bytes. `sample` caps how many tasks are fetched (all by default).
+ * each answers 200 with MP4 bytes. `sample` caps how many tasks are fetched (all by default). With
+ * `via` (replicas), each URL is also fetched from a replica's own address (the next `via()` names),
+ * whichever replica mirrored it: the files folder is shared.
  */
-export async function checkResults(tasks: ReadonlyArray<{ id: string; status: string; results?: string[] | null }>, publicBase: string, sample = Infinity): Promise<ResultCheck> {
+export async function checkResults(tasks: ReadonlyArray<{ id: string; status: string; results?: string[] | null }>, publicBase: string, sample = Infinity, via?: () => Promise<string>): Promise<ResultCheck> {
   const problems: string[] = [];
   const done = tasks.filter((t) => t.status === 'completed');
   for (const t of done) {
@@ -95,16 +118,21 @@ export async function checkResults(tasks: ReadonlyArray<{ id: string; status: st
   const worker = async (): Promise<void> => {
     while (next < picked.length) {
       const t = picked[next++]!;
-      for (const url of t.results ?? []) {
-        try {
-          const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
-          const bytes = Buffer.from(await res.arrayBuffer());
-          if (res.status !== 200 || res.headers.get('content-type') !== 'video/mp4' || bytes.subarray(4, 8).toString('latin1') !== 'ftyp') {
-            problems.push(`task ${t.id}: GET ${url} → ${res.status} ${res.headers.get('content-type')}, ${bytes.length} bytes`);
-          } else urls++;
-        } catch (err) {
-          problems.push(`task ${t.id}: GET ${url} failed: ${(err as Error).message}`);
+      for (const result of t.results ?? []) {
+        const targets = via && result.startsWith(publicBase) ? [result, `${await via()}${result.slice(publicBase.length)}`] : [result];
+        let served = 0;
+        for (const url of targets) {
+          try {
+            const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+            const bytes = Buffer.from(await res.arrayBuffer());
+            if (res.status !== 200 || res.headers.get('content-type') !== 'video/mp4' || bytes.subarray(4, 8).toString('latin1') !== 'ftyp') {
+              problems.push(`task ${t.id}: GET ${url} → ${res.status} ${res.headers.get('content-type')}, ${bytes.length} bytes`);
+            } else served++;
+          } catch (err) {
+            problems.push(`task ${t.id}: GET ${url} failed: ${(err as Error).message}`);
+          }
         }
+        if (served === targets.length) urls++;
       }
     }
   };

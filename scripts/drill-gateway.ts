@@ -4,7 +4,7 @@
  * finally stopped with SIGTERM. Error-level log lines and unexpected exits are collected.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { createWriteStream, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -33,11 +33,22 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Write the YAML (JSON is valid YAML) config: short polling, insecure callbacks, the emulators behind their relays. */
-export function writeConfig(paths: GatewayPaths, emulators: DrillEmulator[]): string {
+/** What replicas on PostgreSQL add to the config: their shared address and files folder. */
+export interface ReplicaConfig {
+  /** The address in front of every replica (their shared public_base_url). */
+  publicBase: string;
+  /** The files folder every replica mounts (`files.dir`, `files.shared: true`). */
+  filesDir: string;
+}
+
+/**
+ * Write the YAML (JSON is valid YAML) config: short polling, insecure callbacks, the emulators behind
+ * their relays. One file serves every replica (each gets its own PORT).
+ */
+export function writeConfig(paths: GatewayPaths, emulators: DrillEmulator[], replicas?: ReplicaConfig): string {
   const config = {
     // One key submits the whole drill: the per-key create limit would refuse it (not what a drill tests).
-    server: { host: '127.0.0.1', public_base_url: `http://127.0.0.1:${paths.port}`, rate_limit: { create_rps: 0 } },
+    server: { host: '127.0.0.1', public_base_url: replicas?.publicBase ?? `http://127.0.0.1:${paths.port}`, rate_limit: { create_rps: 0 } },
     // Its 8 reference clips are first read by up to 32 concurrent submits of that one key.
     media: { probe_per_key: 32 },
     callbacks: { allow_insecure: true, timeout_ms: 5_000, max_retries: 3 },
@@ -45,7 +56,7 @@ export function writeConfig(paths: GatewayPaths, emulators: DrillEmulator[]): st
     routing: { max_attempts: 3, breaker_failures: 50, breaker_cooldown_ms: 1_000 },
     polling: { initial_ms: 300, max_ms: 1_500, per_provider_concurrency: 32, batch: 500 },
     // Mirrored outputs and pinned inputs are on by default once public_base_url is set; said here anyway.
-    files: { mirror_outputs: true, pin_inputs: true, max_bytes: 20_000_000 },
+    files: { mirror_outputs: true, pin_inputs: true, max_bytes: 20_000_000, ...(replicas ? { dir: replicas.filesDir, shared: true } : {}) },
     providers: emulators.map(({ provider, relay, apiKey }) => ({
       id: provider.id,
       type: provider.type,
@@ -69,13 +80,26 @@ export class GatewayProcess {
   readonly errors: string[] = [];
   private readonly stderrTail: string[] = [];
 
+  /**
+   * `dbPath` is the database's location (`REELROUTE_DB`): a SQLite file, or the PostgreSQL URL every
+   * replica shares; `label` names this process in collected errors.
+   */
   constructor(
     private readonly paths: GatewayPaths,
     private readonly configPath: string,
     readonly dbPath: string,
+    private readonly label = 'gateway',
   ) {}
 
-  /** Spawn and wait (bounded) for "reelroute listening"; resolves with the base URL. */
+  /** The running process's pid (a replica's lease owner id carries it). */
+  get pid(): number | undefined {
+    return this.child?.exitCode === null && this.child.signalCode === null ? this.child.pid : undefined;
+  }
+
+  /**
+   * Spawn and wait (bounded) for "reelroute listening"; resolves with the base URL. Its log lines go
+   * to `<label>.log` in the drill's folder (kept with --keep or when the drill fails).
+   */
   start(timeoutMs = 30_000): Promise<string> {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       cwd: this.paths.root,
@@ -95,6 +119,8 @@ export class GatewayProcess {
     this.url = null;
     this.starts++;
     const n = this.starts;
+    const logFile = createWriteStream(join(this.paths.dir, `${this.label.replace(/\W+/g, '-')}.log`), { flags: 'a' });
+    child.stdout!.pipe(logFile);
     createInterface({ input: child.stderr! }).on('line', (line) => {
       this.stderrTail.push(line);
       if (this.stderrTail.length > 20) this.stderrTail.shift();
@@ -116,14 +142,14 @@ export class GatewayProcess {
           this.url = entry.url;
           resolve(entry.url);
         } else if ((entry.level ?? 0) >= 50 && this.errors.length < 50) {
-          this.errors.push(`gateway run ${n}: ${entry.msg ?? '?'}${entry.task ? ` (task ${entry.task})` : ''}: ${entry.err?.message ?? ''}`);
+          this.errors.push(`${this.label} run ${n}: ${entry.msg ?? '?'}${entry.task ? ` (task ${entry.task})` : ''}: ${entry.err?.message ?? ''}`);
         }
       });
       child.once('exit', (code, signal) => {
         clearTimeout(timer);
         if (this.child === child) this.url = null;
         if (!this.expectExit) {
-          this.errors.push(`gateway run ${n} exited on its own (code ${code}, signal ${signal}); stderr: ${this.stderrTail.join(' | ')}`);
+          this.errors.push(`${this.label} run ${n} exited on its own (code ${code}, signal ${signal}); stderr: ${this.stderrTail.join(' | ')}`);
           reject(new Error(`gateway run ${n} exited (code ${code})`));
         }
       });

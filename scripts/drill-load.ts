@@ -1,32 +1,54 @@
 /**
  * The drill's load: paced submits (bounded concurrency) with callbacks and queued create faults,
- * cancels for the cancel fates, and the killer that SIGKILLs and restarts the gateway at planned
- * moments. Requests wait at a gate while the gateway is down; every loop is bounded.
+ * cancels for the cancel fates, and the killer (drill-killer.ts) that SIGKILLs and restarts a gateway
+ * at planned moments. Requests go round robin to the gateways that are up (one, or the replicas) and
+ * wait at a gate while none is; every loop is bounded.
  */
-import Database from 'better-sqlite3';
 import type { GatewayProcess } from './drill-gateway.ts';
+import { queueFault, runKiller, type LoadState } from './drill-killer.ts';
 import type { PlannedTask } from './drill-plan.ts';
 import { bodyOf, type Upstreams } from './drill-upstreams.ts';
-import { startHalfUpload, tempEntries, type Upload } from './drill-files.ts';
+import type { Upload } from './drill-files.ts';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Where the gateway is now; callers wait (bounded) while it is down. */
+/**
+ * Where the gateways are now: one slot per replica (one for the SQLite drill). `wait()` hands out the
+ * replicas that are up in turn (round robin per request); callers wait (bounded) while all are down.
+ */
 export class Gate {
-  private url: string | null = null;
+  private urls: Array<string | null> = [];
+  private next = 0;
   private waiters: Array<(url: string) => void> = [];
 
-  open(url: string): void {
-    this.url = url;
+  open(url: string, slot = 0): void {
+    this.urls[slot] = url;
     for (const w of this.waiters.splice(0)) w(url);
   }
 
-  close(): void {
-    this.url = null;
+  close(slot = 0): void {
+    this.urls[slot] = null;
   }
 
-  async wait(timeoutMs = 60_000): Promise<string> {
-    if (this.url) return this.url;
+  /** The URL of replica `slot`, when it is up. */
+  urlOf(slot: number): string | null {
+    return this.urls[slot] ?? null;
+  }
+
+  /** Which replica a URL is (-1: none). */
+  slotOf(url: string): number {
+    return this.urls.indexOf(url);
+  }
+
+  /** The next replica that is up; `turn` false only waits for one, without taking a turn of the round robin. */
+  async wait(timeoutMs = 60_000, turn = true): Promise<string> {
+    for (let i = 0; i < this.urls.length; i++) {
+      const at = (this.next + i) % this.urls.length;
+      const url = this.urls[at];
+      if (!url) continue;
+      if (turn) this.next = at + 1;
+      return url;
+    }
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('gateway stayed down')), timeoutMs);
       this.waiters.push((url) => {
@@ -78,7 +100,7 @@ export interface LoadResult {
    * Per kill: ms after the load started, submits in flight at that moment, and attempts the dead
    * process left `submitting` (their create was on its way: written intent, no answer).
    */
-  kills: Array<{ atMs: number; submitsInFlight: number; submittingAttempts: number; downMs: number; halfUpload: boolean; heldMirrors: number }>;
+  kills: Array<{ atMs: number; replica: number; submitsInFlight: number; submittingAttempts: number; downMs: number; halfUpload: boolean; heldMirrors: number }>;
   /** Upstream ids whose output the gateway was mirroring when a kill struck (`${providerId} ${upstreamId}`). */
   midMirror: Set<string>;
   faultsQueued: number;
@@ -91,8 +113,11 @@ export interface LoadOptions {
   plan: PlannedTask[];
   key: string;
   gate: Gate;
-  gateway: GatewayProcess;
+  /** The gateway processes (one, or the replicas; gate slot i is gateways[i]). */
+  gateways: GatewayProcess[];
   upstreams: Upstreams;
+  /** Seeds the choice of victims among replicas. */
+  seed?: number;
   /** Submits spread over this window, ms. */
   windowMs: number;
   concurrency: number;
@@ -115,39 +140,14 @@ export interface LoadOptions {
   midMirrorKills?: number;
   /** Uploaded reference clips by length (tasks planned with `upload` use them). */
   uploads: ReadonlyMap<number, Upload>;
-  /** The gateway's files folder (its temp folder must be empty after every restart). */
+  /** The gateway's files folder (its temp folder must be empty after every restart; shared by replicas). */
   filesDir: string;
   log: (line: string) => void;
 }
 
-/** How long a mid-create kill's hung creates take upstream, ms. */
-const HANG_MS = 1_500;
-
-/** Attempts left `submitting` in the database of a stopped gateway. */
-function submittingAttempts(dbPath: string): number {
-  const db = new Database(dbPath, { readonly: true, fileMustExist: true });
-  try {
-    return db.prepare(`SELECT count(*) FROM "attempts" WHERE "status" = 'submitting'`).pluck().get() as number;
-  } finally {
-    db.close();
-  }
-}
-
-/** Queue a create fault through the control API, as a drill in another process would: the next create there gets it. */
-async function queueFault(emulatorUrl: string, fault: unknown, result: LoadResult): Promise<void> {
-  const res = await fetch(`${emulatorUrl}/__emulator/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ submit: [fault] }) });
-  if (res.ok) result.faultsQueued++;
-  else result.problems.push(`emulator control API answered ${res.status}`);
-}
-
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const result: LoadResult = { submits: new Map(), cancels: new Map(), kills: [], midMirror: new Set(), faultsQueued: 0, retried: 0, problems: [] };
-  const started = Date.now();
-  let inFlight = 0;
-  /** Start times of the submits in flight. */
-  const inFlightSince = new Set<{ t0: number }>();
-  let submitted = 0;
-  let submitsDone = false;
+  const st: LoadState = { started: Date.now(), submitted: 0, submitsDone: false, inFlight: 0, inFlightSince: new Set() };
   const pending: Promise<void>[] = [];
 
   const cancelOne = async (t: PlannedTask, taskId: string): Promise<void> => {
@@ -167,11 +167,13 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     result.cancels.set(t.idx, 'gave_up');
   };
 
-  const sendOnce = async (t: PlannedTask): Promise<SubmitOutcome> => {
+  const sendOnce = async (t: PlannedTask, since: { base?: string }): Promise<SubmitOutcome> => {
     const t0 = Date.now();
     try {
       const headers: Record<string, string> = t.idempotent ? { 'idempotency-key': `drill-${t.idx}` } : {};
-      const res = await call(await o.gate.wait(), 'POST', '/v1/videos/generations', o.key, bodyOf(t, o.upstreams, o.uploads), 20_000, headers);
+      const base = await o.gate.wait();
+      since.base = base;
+      const res = await call(base, 'POST', '/v1/videos/generations', o.key, bodyOf(t, o.upstreams, o.uploads), 20_000, headers);
       const ms = Date.now() - t0;
       return res.status === 200 ? { kind: 'ok', taskId: String(res.body.id), ms } : { kind: 'http_error', status: res.status, code: String(res.body?.error?.code ?? res.body), ms };
     } catch (err) {
@@ -180,11 +182,11 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     }
   };
 
-  const submitOne = async (t: PlannedTask): Promise<SubmitOutcome> => {
-    let outcome = await sendOnce(t);
+  const submitOne = async (t: PlannedTask, since: { base?: string }): Promise<SubmitOutcome> => {
+    let outcome = await sendOnce(t, since);
     if (outcome.kind === 'lost' && t.idempotent) {
-      // Same body, same key, after the restart: the gateway must answer with the one task (or make it).
-      const retry = await sendOnce(t);
+      // Same body, same key, after the restart (or at another replica): the gateway must answer with the one task (or make it).
+      const retry = await sendOnce(t, since);
       outcome = retry.kind === 'ok' ? { ...retry, retried: true } : retry;
       result.retried++;
     }
@@ -193,60 +195,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     return outcome;
   };
 
-  const killer = (async () => {
-    for (const [i, at] of o.killAt.entries()) {
-      // Bounded: the submit loop always moves on (or gives up), and so does this wait.
-      while (submitted < at.afterSubmits && !submitsDone) await sleep(20);
-      await sleep(at.jitterMs);
-      // Every kill also cuts an upload short: its bytes are in the temp folder when the process dies.
-      let half: Awaited<ReturnType<typeof startHalfUpload>> | null = null;
-      try {
-        half = await startHalfUpload(await o.gate.wait(), o.key, o.filesDir);
-      } catch (err) {
-        result.problems.push(`kill ${i + 1}: half upload not started: ${(err as Error).message}`);
-      }
-      const midMirror = i >= (o.midCreateKills ?? 0) && i < (o.midCreateKills ?? 0) + (o.midMirrorKills ?? 0);
-      if (midMirror) {
-        for (const e of o.upstreams.emulators) e.relay.hold = true;
-        const held = () => o.upstreams.emulators.some((e) => e.relay.held.size > 0);
-        for (let waited = 0; !held() && waited < 20_000; waited += 10) await sleep(10);
-        if (!held()) result.problems.push(`kill ${i + 1}: no output download began within 20 s (not mid-mirror)`);
-      }
-      if (i < (o.midCreateKills ?? 0)) {
-        await Promise.all(o.upstreams.emulators.map((e) => queueFault(e.emulator.url, { kind: 'hang', ms: HANG_MS }, result)));
-        // A submit held for over 300 ms is one whose create hangs upstream: its attempt is `submitting`.
-        const held = () => [...inFlightSince].some((s) => Date.now() - s.t0 > 300);
-        for (let waited = 0; !held() && waited < 5_000; waited += 5) await sleep(5);
-      } else {
-        for (let waited = 0; o.killBetweenSubmits && inFlight > 0 && waited < 3_000; waited += 5) await sleep(5);
-      }
-      const submitsInFlight = inFlight;
-      o.gate.close();
-      const downAt = Date.now();
-      await o.gateway.kill();
-      half?.req.destroy();
-      let heldMirrors = 0;
-      for (const e of o.upstreams.emulators) {
-        for (const id of e.relay.held) result.midMirror.add(`${e.provider.id} ${id}`);
-        heldMirrors += e.relay.held.size;
-        e.relay.hold = false;
-        e.relay.held.clear();
-      }
-      const submitting = submittingAttempts(o.gateway.dbPath);
-      o.log(`kill ${i + 1} at ${((downAt - started) / 1000).toFixed(1)} s, after ${submitted} submits, ${submitsInFlight} in flight, ${submitting} attempts submitting`);
-      try {
-        o.gate.open(await o.gateway.start());
-      } catch (err) {
-        result.problems.push(`restart after kill ${i + 1} failed: ${(err as Error).message}`);
-        return;
-      }
-      // The restarted store sweeps what dead uploads left in its temp folder before it listens.
-      const stray = tempEntries(o.filesDir);
-      if (stray.length) result.problems.push(`after kill ${i + 1}: ${stray.length} stray temp files in the files folder (${stray.slice(0, 3).join(', ')})`);
-      if (half && !half.seen) result.problems.push(`kill ${i + 1}: the half upload never reached the temp folder`);
-      result.kills.push({ atMs: downAt - started, submitsInFlight, submittingAttempts: submitting, downMs: Date.now() - downAt, halfUpload: half?.seen ?? false, heldMirrors });
-    }
-  })();
+  const killer = runKiller(o, st, result);
 
   // Paced submits: task i is due at i × interval of load time; downtime pauses the schedule.
   const interval = o.windowMs / Math.max(1, o.plan.length);
@@ -255,25 +204,25 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   for (const t of o.plan) {
     await sleep(interval);
     try {
-      await o.gate.wait();
+      await o.gate.wait(60_000, false);
     } catch (err) {
       result.problems.push(`submits stopped at task ${t.idx}: ${(err as Error).message}`);
       break;
     }
     while (slots === 0) await new Promise<void>((r) => freed.push(r));
     slots--;
-    inFlight++;
-    submitted++;
+    st.inFlight++;
+    st.submitted++;
     pending.push(
       (async () => {
         let outcome: SubmitOutcome;
-        const since = { t0: Date.now() };
-        inFlightSince.add(since);
+        const since: { t0: number; base?: string } = { t0: Date.now() };
+        st.inFlightSince.add(since);
         try {
-          outcome = await submitOne(t);
+          outcome = await submitOne(t, since);
         } finally {
-          inFlightSince.delete(since);
-          inFlight--;
+          st.inFlightSince.delete(since);
+          st.inFlight--;
           slots++;
           freed.shift()?.();
         }
@@ -281,7 +230,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
       })(),
     );
   }
-  submitsDone = true;
+  st.submitsDone = true;
   await Promise.all(pending);
   await killer;
   return result;

@@ -12,7 +12,7 @@
  * The unexplained remainder (difference − Σ paired bills + Σ quotes) must be exactly 0; when every
  * lost create was billed at its quote, `difference_usd` itself is 0.
  */
-import Database from 'better-sqlite3';
+import { taskIndexes } from './drill-db.ts';
 import { call } from './drill-load.ts';
 import type { SettleResult } from './drill-settle.ts';
 import type { UpstreamCreate, Upstreams } from './drill-upstreams.ts';
@@ -47,28 +47,12 @@ interface Answer {
 const micros = (usd: number): number => Math.round(usd * 1e6);
 
 /**
- * Task id → drill index, from each task's stored request (its prompt): the API tells it only for
- * answered submits or callback URLs, and a lost create's task may have neither. Read-only, beside the
- * running gateway (WAL lets a reader in).
+ * Reconcile every emulated provider over the UTC days `from`..`to` (YYYY-MM-DD). Task ids map to drill
+ * indexes through each task's stored request (the API tells them only for answered submits or
+ * callback URLs, and a lost create's task may have neither), read beside the running gateways.
  */
-function taskIndexes(dbPath: string): Map<string, number> {
-  const db = new Database(dbPath, { readonly: true, fileMustExist: true });
-  try {
-    const rows = db.prepare(`SELECT "id", "request" FROM "tasks"`).all() as Array<{ id: string; request: string }>;
-    const out = new Map<string, number>();
-    for (const r of rows) {
-      const m = /drill:(\d+):/.exec(r.request);
-      if (m) out.set(r.id, Number(m[1]));
-    }
-    return out;
-  } finally {
-    db.close();
-  }
-}
-
-/** Reconcile every emulated provider over the UTC days `from`..`to` (YYYY-MM-DD). */
-export async function reconcileAll(base: string, adminKey: string, upstreams: Upstreams, settled: SettleResult, dbPath: string, from: string, to: string): Promise<Reconciliation[]> {
-  const idxOf = taskIndexes(dbPath);
+export async function reconcileAll(base: string, adminKey: string, upstreams: Upstreams, settled: SettleResult, location: string, from: string, to: string): Promise<Reconciliation[]> {
+  const idxOf = await taskIndexes(location);
   const recorded = new Set(settled.tasks.flatMap((t) => t.attempts.flatMap((a) => (a.upstream_id === null ? [] : [`${a.provider} ${a.upstream_id}`]))));
   const out: Reconciliation[] = [];
   for (const { provider, emulator } of upstreams.emulators) {

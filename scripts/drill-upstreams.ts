@@ -5,7 +5,7 @@
  * so concurrent creates cannot take each other's fates) and remembers which drill task every
  * upstream task belongs to.
  */
-import { createServer, request as httpRequest } from 'node:http';
+import { createServer, request as httpRequest, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Hono } from 'hono';
 import { Webhook } from 'standardwebhooks';
@@ -63,16 +63,25 @@ export interface Relay {
   hold: boolean;
   /** Upstream ids whose output download was held (the gateway was mirroring them). */
   held: Set<string>;
+  /** Forget the held downloads, cutting any still open (a live replica's mirror then tries again). */
+  release(): void;
   close(): Promise<void>;
 }
 
 async function startRelay(target: string): Promise<Relay> {
   const held = new Set<string>();
-  const relay: Relay = { url: '', hold: false, held, close: async () => undefined };
+  const waiting = new Set<ServerResponse>();
+  const release = () => {
+    for (const res of waiting) res.destroy();
+    waiting.clear();
+    held.clear();
+  };
+  const relay: Relay = { url: '', hold: false, held, release, close: async () => undefined };
   const server = createServer((req, res) => {
     const file = /^\/__files\/([^/?]+)\.mp4/.exec(req.url ?? '');
     if (file && relay.hold) {
       held.add(decodeURIComponent(file[1]!));
+      waiting.add(res);
       return; // never answered: the gateway is killed while it waits
     }
     const up = httpRequest(new URL(req.url ?? '/', target), { method: req.method, headers: req.headers }, (r) => {

@@ -1,6 +1,6 @@
 /**
  * The drill's verdict, from three witnesses that must agree: the API (the settled task list and the
- * key's balance), the database (opened with openStore after the gateway stopped: tasks, attempts,
+ * key's balance), the database (opened with openStore after the gateways stopped, SQLite or PostgreSQL: tasks, attempts,
  * ledger, outbox), and the drill's own upstreams (every upstream create, every callback received).
  */
 import { openStore } from '../src/db/store.ts';
@@ -13,7 +13,8 @@ import type { Receipt, Upstreams } from './drill-upstreams.ts';
 export type Area = 'tasks' | 'ledger' | 'creates' | 'callbacks';
 
 export interface VerifyInput {
-  dbPath: string;
+  /** The database's location: a SQLite file or a postgres:// URL. */
+  location: string;
   keyId: string;
   initialBalanceMicros: number;
   apiBalanceUsd: number | null;
@@ -33,31 +34,34 @@ export interface Verdict {
   recovered: number;
   deliveries: number;
   missingCallbacks: number;
+  /** Task events answered 2xx more than once (a kill between the 200 and its record). */
+  duplicateCallbacks: number;
   peakInFlight: number;
 }
 
 const micros = (usd: number): number => Math.round(usd * 1e6);
 const PROMPT_RE = /drill:(\d+):/;
+const LIVE = new Set(['submitting', 'pending', 'processing']);
 
-export function verify(v: VerifyInput): Verdict {
+export async function verify(v: VerifyInput): Promise<Verdict> {
   const problems: Record<Area, string[]> = { tasks: [], ledger: [], creates: [], callbacks: [] };
   const notes: string[] = [];
-  const store = openStore(v.dbPath);
+  const store = await openStore(v.location);
   let tasks: TaskRow[];
   const attemptsOf = new Map<string, AttemptRow[]>();
-  let totals: ReturnType<typeof store.ledger.totalsByTask>;
+  let totals: Awaited<ReturnType<typeof store.ledger.totalsByTask>>;
   let keyBalance: number | null;
   let ledgerBalance: number;
-  let deliveryRows: ReturnType<typeof store.deliveries.all>;
+  let deliveryRows: Awaited<ReturnType<typeof store.deliveries.all>>;
   try {
-    tasks = store.tasks.all();
-    for (const t of tasks) attemptsOf.set(t.id, store.tasks.attempts(t.id));
-    totals = store.ledger.totalsByTask(tasks.map((t) => t.id));
-    keyBalance = store.keys.byId(v.keyId)?.balanceMicros ?? null;
-    ledgerBalance = store.ledger.balanceOf(v.keyId);
-    deliveryRows = store.deliveries.all();
+    tasks = await store.tasks.all();
+    for (const t of tasks) attemptsOf.set(t.id, (await store.tasks.attempts(t.id)));
+    totals = await store.ledger.totalsByTask(tasks.map((t) => t.id));
+    keyBalance = (await store.keys.byId(v.keyId))?.balanceMicros ?? null;
+    ledgerBalance = await store.ledger.balanceOf(v.keyId);
+    deliveryRows = await store.deliveries.all();
   } finally {
-    store.close();
+    await store.close();
   }
 
   // ── tasks: every submit accounted for, every task terminal, API and database agree ──
@@ -73,6 +77,8 @@ export function verify(v: VerifyInput): Verdict {
     idxOfTask.set(t.id, idx);
     tasksOfIdx.set(idx, [...(tasksOfIdx.get(idx) ?? []), t]);
     if (!TERMINAL.has(t.status)) problems.tasks.push(`task ${t.id} (#${idx}): still ${t.status} (attempts ${describe(attemptsOf.get(t.id))})`);
+    // An ended task whose attempt still runs: two paths (replicas) moved it on at once, and an upstream task was left behind.
+    else if ((attemptsOf.get(t.id) ?? []).some((a) => LIVE.has(a.status))) problems.tasks.push(`task ${t.id} (#${idx}): ${t.status} with an attempt still live (attempts ${describe(attemptsOf.get(t.id))})`);
   }
   let recovered = 0;
   for (const t of v.plan) {
@@ -232,6 +238,7 @@ export function verify(v: VerifyInput): Verdict {
     recovered,
     deliveries: v.upstreams.receiver.receipts.length,
     missingCallbacks: missing,
+    duplicateCallbacks: repeated,
     peakInFlight: peak(tasks),
   };
 }
