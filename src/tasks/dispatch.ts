@@ -76,6 +76,8 @@ async function startNext(ctx: EngineContext, taskId: string, reasons: string[]):
   const task = await ctx.store.tasks.get(taskId);
   if (!task || TERMINAL.has(task.status)) return 'ended';
   const tried = await ctx.store.tasks.attempts(taskId);
+  // The latest attempt is live: another path (a webhook, another replica) started it meanwhile and runs the task now.
+  if (['submitting', 'pending', 'processing'].includes(tried.at(-1)?.status ?? '')) return 'ended';
   if (tried.length >= ctx.config.routing.max_attempts) {
     reasons.push(`stopped after ${tried.length} attempts (routing.max_attempts)`);
     return null;
