@@ -15,7 +15,8 @@ declare module 'autocannon' {
   }
 
   export interface Options {
-    url: string;
+    /** Several: connection i goes to url[i % n]. */
+    url: string | string[];
     connections?: number;
     /** Seconds. */
     duration?: number;

@@ -7,7 +7,8 @@
  *   gateway   reelroute gateway only, routing to an emulator in another process
  *             (optionally with the bare read floor, bench/lib/bare-static.ts)
  *
- * The gateway opens a SQLite file the parent already created and migrated (with the bench key).
+ * The gateway opens a database the parent already created and migrated (with the bench key): a
+ * SQLite file, or a PostgreSQL database shared by several gateway children (bench/engines.ts).
  * Commands arrive over IPC ({id, cmd, args}) and are answered ({type: 'reply', id, ok, result}).
  */
 import pino from 'pino';
@@ -23,8 +24,10 @@ import { ADMIN_KEY, FAL_KEY, FAL_MODEL_ID, PROVIDER_ID } from './lib/constants.t
 
 export interface ChildOptions {
   role: 'stack' | 'emulator' | 'gateway';
-  /** Gateway database (created and migrated by the parent). */
+  /** Gateway database (created and migrated by the parent): a SQLite path or a `postgres://` URL. */
   db?: string;
+  /** Files folder; with PostgreSQL it is declared shared (every replica of the run uses the same one). */
+  filesDir?: string;
   /** For role gateway: the emulator to route to. */
   emulatorUrl?: string;
   emulator?: { queueMs?: number; runMs?: number };
@@ -61,12 +64,14 @@ async function startGateway(emulatorUrl: string): Promise<NonNullable<typeof gat
     callbacks: { allow_insecure: true },
     server: { rate_limit: { create_rps: 0 } }, // the bench measures throughput, not the per-key limit
     polling: opts.polling ?? {},
+    // PostgreSQL refuses a files folder that is not declared shared: the run's replicas share one.
+    ...(opts.filesDir ? { files: { dir: opts.filesDir, shared: /^postgres(ql)?:/.test(opts.db) } } : {}),
     providers: [{ id: PROVIDER_ID, type: 'fal', base_url: emulatorUrl, api_key: FAL_KEY, timeout_ms: 30_000 }],
   });
-  const store = openStore(opts.db);
+  const store = await openStore(opts.db);
   store.checkpointInBackground(); // as main.ts does
   // As main.ts builds it (process metrics on), with logging silenced.
-  const runtime = createRuntime({ config, store, adminKey: ADMIN_KEY, log: pino({ level: 'silent' }), processMetrics: true });
+  const runtime = await createRuntime({ config, store, adminKey: ADMIN_KEY, log: pino({ level: 'silent' }), processMetrics: true });
   const server = await listen(runtime.app);
   if (opts.startPoller) runtime.poller.start();
   return { server, runtime, store };
@@ -133,9 +138,9 @@ const commands: Record<string, (args: any) => unknown | Promise<unknown>> = {
     pruneTimer = everyMs > 0 ? setInterval(() => state.tasks.clear(), everyMs) : undefined;
     return true;
   },
-  pollerStart() {
+  async pollerStart() {
     if (!gateway) throw new Error('no gateway');
-    gateway.runtime.poller.start();
+    await gateway.runtime.poller.start();
     return true;
   },
   mediaRequests: () => media?.requests() ?? 0,

@@ -44,10 +44,10 @@ function timeMs(fn: () => unknown, runs = 3): number {
 }
 
 /** 1M tasks spread over 30 days of one month, round-robin over keys, providers, statuses. */
-function buildTasks(path: string, firstKeyId: string, monthStart: number): number {
-  const store = openStore(path);
+async function buildTasks(path: string, firstKeyId: string, monthStart: number): Promise<number> {
+  const store = await openStore(path);
   const keyIds = [firstKeyId];
-  for (let i = 1; i < KEYS; i++) keyIds.push(createKey(store, { name: `report-${i}`, balanceMicros: null, dailyBudgetMicros: null, monthlyBudgetMicros: null }, monthStart).row.id);
+  for (let i = 1; i < KEYS; i++) keyIds.push((await createKey(store, { name: `report-${i}`, balanceMicros: null, dailyBudgetMicros: null, monthlyBudgetMicros: null }, monthStart)).row.id);
   void store.close();
   const db = new Database(path);
   db.exec('CREATE TEMP TABLE bench_keys (n INTEGER PRIMARY KEY, id TEXT NOT NULL)');
@@ -85,7 +85,7 @@ async function getMs(url: string, key: string): Promise<{ ms: number; status: nu
 
 /** Run the report section; returns what `reportLines` prints. */
 export async function benchReport() {
-  const db = prepareDb('report');
+  const db = await prepareDb('report');
   const now = new Date();
   const monthStart = Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1);
   const from = new Date(monthStart).toISOString().slice(0, 10);

@@ -8,9 +8,11 @@
  * event loop with them. Everything is on 127.0.0.1.
  *
  * Env: BENCH_TRACK_N (tasks in flight, default 100000), BENCH_ONLY (comma list of sections:
- * submit,status,tracking,ledger,profile,report; also status-profile, not in the default run),
- * BENCH_SUBMIT_S / BENCH_LATENCY_S (durations), BENCH_BUDGET_S (whole-run budget, default 285 s;
- * the tracking section runs last and its settling wait gets what is left, 45–180 s).
+ * submit,status,engines,tracking,ledger,profile,report; also status-profile, not in the default run),
+ * BENCH_SUBMIT_S / BENCH_LATENCY_S / BENCH_ENGINE_S (durations), BENCH_BUDGET_S (whole-run budget
+ * without the engines section, default 285 s; the tracking section runs last and its settling wait
+ * gets what is left, 45–180 s), REELROUTE_BENCH_PG_URL (a PostgreSQL server for the engines
+ * section instead of the one it starts).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,6 +32,7 @@ import { analyzeProfile, callersOf, profileMarkdown, type ProfileSummary } from 
 import { benchProbeFlood, probeFloodLines } from './probe-flood.ts';
 import { benchReport, reportLines } from './report-scale.ts';
 import { benchUploadRss, uploadRssLines } from './upload-rss.ts';
+import { benchEngines, enginesLines, enginesNotes } from './engines.ts';
 
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
 const SUBMIT_S = Number(process.env.BENCH_SUBMIT_S ?? 10);
@@ -44,12 +47,14 @@ const RUN_BUDGET_S = Number(process.env.BENCH_BUDGET_S ?? 285);
 const TRACK_SETTLE_MIN_S = 45;
 const TRACK_SETTLE_MAX_S = 180;
 const RUN_STARTED = Date.now();
+/** Seconds the engines section took: outside the budget, so it does not cut the tracking section's settling short. */
+let enginesS = 0;
 const LEDGER_S = 3;
 const PROFILE_S = 10;
 const WARMUP_S = 2;
 /** Poller settings for the tracking run (src/config.ts `polling`). */
 const TRACK_POLLING = { initial_ms: 2_000, max_ms: 30_000, per_provider_concurrency: 64, batch: 2_000 };
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'submit,status,tracking,ledger,profile,report').split(',').map((s) => s.trim()));
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'submit,status,engines,tracking,ledger,profile,report').split(',').map((s) => s.trim()));
 
 const log = (msg: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -120,7 +125,7 @@ type Summary = ReturnType<typeof summarize>;
 
 // ─── submit + added latency ────────────────────────────────────────────────────────────────────
 async function benchSubmit() {
-  const db = prepareDb('submit');
+  const db = await prepareDb('submit');
   log('submit: starting stack child (emulator + media + bare proxy + gateway)');
   // The poller runs as in production, but tasks created here are first due after the run
   // (initial_ms 10 min): this measures the submit path, not polling.
@@ -168,7 +173,7 @@ async function benchSubmit() {
 
 // ─── status reads over 100k tasks ──────────────────────────────────────────────────────────────
 async function benchStatus() {
-  const db = prepareDb('status');
+  const db = await prepareDb('status');
   let t0 = Date.now();
   const ids = bulkInsertTasks(db, { count: STATUS_TASKS, state: 'completed', upstreamPrefix: 'done-' });
   const insertMs = Date.now() - t0;
@@ -202,7 +207,7 @@ async function benchTracking(n: number) {
   log(`tracking: ${n} tasks; starting emulator child`);
   const emu = await startChild({ role: 'emulator', emulator: { queueMs: 0, runMs: 3_600_000 } });
   let gw: Child | undefined;
-  const db = prepareDb('tracking');
+  const db = await prepareDb('tracking');
   try {
     let t0 = Date.now();
     await emu.call('emuCreate', { prefix: 'trk-', count: n });
@@ -270,7 +275,7 @@ async function benchTracking(n: number) {
     const pollsAtDone = await polls();
     const atDone = await sample();
     const cpuDone = cpuSnapshot();
-    const settleLimitS = Math.round(Math.min(TRACK_SETTLE_MAX_S, Math.max(TRACK_SETTLE_MIN_S, RUN_BUDGET_S - (Date.now() - RUN_STARTED) / 1000)));
+    const settleLimitS = Math.round(Math.min(TRACK_SETTLE_MAX_S, Math.max(TRACK_SETTLE_MIN_S, RUN_BUDGET_S + enginesS - (Date.now() - RUN_STARTED) / 1000)));
     log(`tracking: emulator completed every task; waiting until all are settled (at most ${settleLimitS} s, the run's remaining budget)`);
     let left = unsettled();
     while (left > 0 && Date.now() - doneAt < settleLimitS * 1000) {
@@ -339,13 +344,13 @@ async function benchTracking(n: number) {
 }
 
 // ─── ledger ────────────────────────────────────────────────────────────────────────────────────
-function benchLedger(kind: 'postpaid' | 'prepaid') {
-  const db: PreparedDb = prepareDb(`ledger-${kind}`);
-  const store = openStore(db.path);
+async function benchLedger(kind: 'postpaid' | 'prepaid') {
+  const db: PreparedDb = await prepareDb(`ledger-${kind}`);
+  const store = await openStore(db.path);
   try {
     let keyId = db.keyId;
     if (kind === 'prepaid') {
-      keyId = createKey(store, { name: 'prepaid', balanceMicros: 1_000_000_000_000_000, dailyBudgetMicros: null, monthlyBudgetMicros: null }, Date.now()).row.id;
+      keyId = (await createKey(store, { name: 'prepaid', balanceMicros: 1_000_000_000_000_000, dailyBudgetMicros: null, monthlyBudgetMicros: null }, Date.now())).row.id;
     }
     const reserved = UNIT_MICROS * UNITS;
     const end = Date.now() + LEDGER_S * 1000;
@@ -356,15 +361,15 @@ function benchLedger(kind: 'postpaid' | 'prepaid') {
       for (let i = 0; i < 100; i++) {
         const taskId = `task_ledger_${pairs}`;
         const now = Date.now();
-        store.transaction(() => hold(store, keyId, taskId, reserved, now));
-        store.transaction(() => settle(store, { id: taskId, keyId, reservedMicros: reserved }, reserved - UNIT_MICROS, now));
+        await store.transaction(() => hold(store, keyId, taskId, reserved, now));
+        await store.transaction(() => settle(store, { id: taskId, keyId, reservedMicros: reserved }, reserved - UNIT_MICROS, now));
         pairs++;
       }
     }
     const s = Number(process.hrtime.bigint() - t0) / 1e9;
     return { key: kind, cpu: cpuBetween(cpu0, cpuSnapshot()), pairs, seconds: r3(s), holds_per_s: Math.round(pairs / s), settles_per_s: Math.round(pairs / s), transactions_per_s: Math.round((2 * pairs) / s) };
   } finally {
-    store.close();
+    await store.close();
     rmSync(db.dir, { recursive: true, force: true });
   }
 }
@@ -384,7 +389,7 @@ async function benchProfile(kind: 'submit' | 'status') {
   // the main thread's file (CPU.<date>.<time>.<pid>.<thread 0>.<seq>.cpuprofile).
   const scratch = mkdtempSync(join(tmpdir(), 'reelroute-bench-prof-'));
   const emu = kind === 'submit' ? await startChild({ role: 'emulator', emulator: { queueMs: 0, runMs: 600_000 } }) : undefined;
-  const db = prepareDb(`profile-${kind}`);
+  const db = await prepareDb(`profile-${kind}`);
   const ids = kind === 'status' ? bulkInsertTasks(db, { count: STATUS_TASKS, state: 'completed', upstreamPrefix: 'done-' }) : [];
   const gw = await startChild(
     { role: 'gateway', db: db.path, emulatorUrl: emu?.info.emulatorUrl ?? 'http://127.0.0.1:9', polling: { initial_ms: 600_000 }, startPoller: true },
@@ -478,6 +483,7 @@ function lines(r: any): Line[] {
     out.push({ section: 'tracking', what: 'gateway RSS peak (whole run; V8 heap peak)', value: `${t.rss_peak_mb} MB (${t.heap_total_peak_mb} MB); after GC ${t.rss_after_gc_mb} MB (anon ${t.rss_after_gc_split_mb.anon}, file ${t.rss_after_gc_split_mb.file}), JS heap used ${t.heap_used_after_gc_mb} MB of ${t.heap_total_after_gc_mb}` });
     out.push({ section: 'tracking', what: 'CPU while settling', value: `gateway ${t.cpu_pct_settling.gateway}%, emulator ${t.cpu_pct_settling.emulator}%` });
   }
+  if (r.engines) out.push(...enginesLines(r.engines));
   if (r.report) out.push(...reportLines(r.report));
   if (r.probe) out.push(...probeFloodLines(r.probe));
   if (r.upload) out.push(...uploadRssLines(r.upload));
@@ -533,6 +539,7 @@ function markdown(r: any, table: string): string {
       `- **tracking**: ${t.layout}. ${t.tasks} upstream tasks created in the emulator's state (${t.emulator_create_ms} ms) and ${t.tasks} matching task+attempt rows in the gateway DB (${t.db_insert_ms} ms); polling ${JSON.stringify(t.polling)}; emulator queue_ms 0 (its queued-status answer scans all tasks), run_ms 1 h, then \`POST /__emulator/faults {run_ms: 0, queue_ms: 0}\`. ${t.polled_at_least_once_in_window} tasks were polled at least once in the ${TRACK_INFLIGHT_S} s in-flight window. Settling may take at most ${t.settle_limit_s} s (what was left of the run's budget); ${t.settled ? 'all settled' : `NOT all settled: ${t.unsettled_left} left, so the time shown is extrapolated from the rate seen`}. End statuses: ${JSON.stringify(t.by_status)}. RSS is read from /proc/<pid>/status (VmRSS, VmHWM for the peak); one forced GC at the end separates retained memory from garbage.`,
     );
   }
+  if (r.engines) parts.push(...enginesNotes(r.engines));
   if (r.ledger) parts.push('- **ledger**: `hold` then `settle` (charge 4 of 5 units, refund 1), each in its own `store.transaction`, tight loop in the bench process on a temp DB.');
   for (const p of [r.profile, r.status_profile]) {
     if (!p) continue;
@@ -569,6 +576,10 @@ async function main() {
   // Tracking runs last: its settling phase gets whatever is left of the run's time budget.
   if (ONLY.has('submit')) result.submit = await benchSubmit();
   if (ONLY.has('status')) result.status = await benchStatus();
+  if (ONLY.has('engines')) {
+    result.engines = await benchEngines(log);
+    enginesS = result.engines.section_s;
+  }
   if (ONLY.has('ledger')) {
     log(`ledger: hold+settle for ${LEDGER_S}s per key kind`);
     result.ledger = [benchLedger('postpaid'), benchLedger('prepaid')];

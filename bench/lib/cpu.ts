@@ -9,7 +9,8 @@ export const benchPids = new Set<number>();
 
 const TICK = 100; // USER_HZ on Linux
 
-function procCpuS(pid: number): number {
+/** CPU time (user + system) a process has used so far, seconds; 0 once it is gone. */
+export function procCpuS(pid: number): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');

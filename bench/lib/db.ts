@@ -26,12 +26,12 @@ export interface PreparedDb {
 }
 
 /** A fresh SQLite file in a temp dir, migrated, with one post-paid key (no balance). */
-export function prepareDb(label: string): PreparedDb {
+export async function prepareDb(label: string): Promise<PreparedDb> {
   const dir = mkdtempSync(join(tmpdir(), `reelroute-bench-${label}-`));
   const path = join(dir, 'reelroute.db');
-  const store = openStore(path);
-  const { row, key } = createKey(store, { name: `bench-${label}`, balanceMicros: null, dailyBudgetMicros: null, monthlyBudgetMicros: null }, Date.now());
-  store.close();
+  const store = await openStore(path);
+  const { row, key } = await createKey(store, { name: `bench-${label}`, balanceMicros: null, dailyBudgetMicros: null, monthlyBudgetMicros: null }, Date.now());
+  await store.close();
   return { dir, path, keyId: row.id, apiKey: key };
 }
 
@@ -73,9 +73,18 @@ export interface BulkOptions {
   upstreamPrefix: string;
 }
 
-/** Insert `count` tasks (+ one attempt and the hold ledger row each). Returns the task ids. */
-export function bulkInsertTasks(db: PreparedDb, o: BulkOptions): string[] {
-  const handle = openDb(db.path);
+/** Where generated rows go: one callback per table (rows use the drizzle schema's property names). */
+export interface RowSink {
+  task(row: typeof tasks.$inferInsert): void;
+  attempt(row: typeof attempts.$inferInsert): void;
+  ledger(row: typeof ledgerEntries.$inferInsert): void;
+}
+
+/**
+ * Generate `count` tasks (+ one attempt and the hold ledger row each, and the charge row when
+ * completed) for `keyId` into `sink`, the same rows for either engine. Returns the task ids.
+ */
+export function generateTasks(keyId: string, o: BulkOptions, sink: RowSink): string[] {
   const now = Date.now();
   const ids: string[] = new Array(o.count);
   const reserved = UNIT_MICROS * UNITS;
@@ -88,51 +97,54 @@ export function bulkInsertTasks(db: PreparedDb, o: BulkOptions): string[] {
     keepOriginalSound: true,
   });
   const done = o.state === 'completed';
-  const insertTask = inserter(handle.sqlite, tasks);
-  const insertAttempt = inserter(handle.sqlite, attempts);
-  const insertLedger = inserter(handle.sqlite, ledgerEntries);
-  handle.sqlite.transaction(() => {
-    for (let i = 0; i < o.count; i++) {
-      const created = now - (o.count - i); // distinct, increasing creation times
-      const id = fastId('task', created);
-      ids[i] = id;
-      insertTask({
-        id,
-        keyId: db.keyId,
-        model: 'kling-v3-motion-control',
-        quality: '720p',
-        status: done ? 'completed' : 'pending',
-        progress: done ? 100 : 0,
-        request,
-        billingRule: 'per_second',
-        billableUnits: UNITS,
-        unitPriceMicros: UNIT_MICROS,
-        listPriced: false,
-        reservedMicros: reserved,
-        chargedMicros: done ? reserved : 0,
-        upstreamCostMicros: done ? reserved : 0,
-        provider: PROVIDER_ID,
-        results: done ? JSON.stringify([`http://127.0.0.1:1/__files/${o.upstreamPrefix}${i}.mp4`]) : null,
-        nextPollAt: done ? null : now,
-        createdAt: created,
-        updatedAt: created,
-        finishedAt: done ? created : null,
-      });
-      insertAttempt({
-        id: fastId('att', created),
-        taskId: id,
-        seq: 1,
-        providerId: PROVIDER_ID,
-        upstreamId: `${o.upstreamPrefix}${i}`,
-        status: done ? 'completed' : 'pending',
-        unitCostMicros: UNIT_MICROS,
-        createdAt: created,
-        updatedAt: created,
-      });
-      insertLedger({ keyId: db.keyId, taskId: id, kind: 'hold', amountMicros: reserved, balanceDeltaMicros: -reserved, createdAt: created });
-      if (done) insertLedger({ keyId: db.keyId, taskId: id, kind: 'charge', amountMicros: reserved, balanceDeltaMicros: 0, createdAt: created });
-    }
-  }).immediate();
+  for (let i = 0; i < o.count; i++) {
+    const created = now - (o.count - i); // distinct, increasing creation times
+    const id = fastId('task', created);
+    ids[i] = id;
+    sink.task({
+      id,
+      keyId,
+      model: 'kling-v3-motion-control',
+      quality: '720p',
+      status: done ? 'completed' : 'pending',
+      progress: done ? 100 : 0,
+      request,
+      billingRule: 'per_second',
+      billableUnits: UNITS,
+      unitPriceMicros: UNIT_MICROS,
+      listPriced: false,
+      reservedMicros: reserved,
+      chargedMicros: done ? reserved : 0,
+      upstreamCostMicros: done ? reserved : 0,
+      provider: PROVIDER_ID,
+      results: done ? JSON.stringify([`http://127.0.0.1:1/__files/${o.upstreamPrefix}${i}.mp4`]) : null,
+      nextPollAt: done ? null : now,
+      createdAt: created,
+      updatedAt: created,
+      finishedAt: done ? created : null,
+    });
+    sink.attempt({
+      id: fastId('att', created),
+      taskId: id,
+      seq: 1,
+      providerId: PROVIDER_ID,
+      upstreamId: `${o.upstreamPrefix}${i}`,
+      status: done ? 'completed' : 'pending',
+      unitCostMicros: UNIT_MICROS,
+      createdAt: created,
+      updatedAt: created,
+    });
+    sink.ledger({ keyId, taskId: id, kind: 'hold', amountMicros: reserved, balanceDeltaMicros: -reserved, createdAt: created });
+    if (done) sink.ledger({ keyId, taskId: id, kind: 'charge', amountMicros: reserved, balanceDeltaMicros: 0, createdAt: created });
+  }
+  return ids;
+}
+
+/** Insert `count` tasks (+ one attempt and the hold ledger row each) into the SQLite file. Returns the task ids. */
+export function bulkInsertTasks(db: PreparedDb, o: BulkOptions): string[] {
+  const handle = openDb(db.path);
+  const sink: RowSink = { task: inserter(handle.sqlite, tasks), attempt: inserter(handle.sqlite, attempts), ledger: inserter(handle.sqlite, ledgerEntries) };
+  const ids = handle.sqlite.transaction(() => generateTasks(db.keyId, o, sink)).immediate();
   handle.sqlite.pragma('wal_checkpoint(TRUNCATE)');
   handle.sqlite.exec('ANALYZE');
   handle.close();

@@ -8,6 +8,8 @@ import { cpuBetween, cpuSnapshot, type CpuUse } from './cpu.ts';
 
 export interface LoadOptions {
   url: string;
+  /** Several targets instead of `url`: autocannon gives connection i to urls[i mod n] (a fair round-robin over replicas). */
+  urls?: string[];
   connections: number;
   durationS: number;
   method?: 'GET' | 'POST';
@@ -15,6 +17,8 @@ export interface LoadOptions {
   body?: string;
   /** Per-request path chooser (e.g. random task ids). */
   path?: () => string;
+  /** Per-request headers chooser (e.g. one of several API keys), instead of `headers`. */
+  headersFor?: () => Record<string, string>;
 }
 
 export interface LoadResult {
@@ -50,10 +54,10 @@ export function runLoad(o: LoadOptions): Promise<LoadResult> {
       method: o.method ?? 'GET',
       ...(o.headers ? { headers: o.headers } : {}),
       ...(o.body !== undefined ? { body: o.body } : {}),
-      ...(o.path ? { setupRequest: (req: Request) => ({ ...req, path: o.path!() }) } : {}),
+      ...(o.path || o.headersFor ? { setupRequest: (req: Request) => ({ ...req, ...(o.path ? { path: o.path() } : {}), ...(o.headersFor ? { headers: o.headersFor() } : {}) }) } : {}),
     };
     const inst = autocannon(
-      { url: o.url, connections: o.connections, duration: o.durationS, timeout: 10, requests: [request] },
+      { url: o.urls ?? o.url, connections: o.connections, duration: o.durationS, timeout: 10, requests: [request] },
       (err, res) => {
         if (err) return reject(err);
         const elapsedS = Number(process.hrtime.bigint() - started) / 1e9;

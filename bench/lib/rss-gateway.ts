@@ -32,8 +32,8 @@ export async function serveGatewayChild(opts: { dirPrefix: string; adminKey: str
   const { createRuntime } = await import('../../src/runtime.ts');
   const { listen } = await import('../../providers/emulator-kit.ts');
   const dir = mkdtempSync(join(tmpdir(), opts.dirPrefix));
-  const store = openStore(join(dir, 'db.sqlite'));
-  const runtime = createRuntime({ config: parseConfig(opts.config), store, adminKey: opts.adminKey, log: pino({ level: 'silent' }) });
+  const store = await openStore(join(dir, 'db.sqlite'));
+  const runtime = await createRuntime({ config: parseConfig(opts.config), store, adminKey: opts.adminKey, log: pino({ level: 'silent' }) });
   const server = await listen(runtime.app);
   process.on('message', (msg: string) => {
     if (msg === 'gc') {
