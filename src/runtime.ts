@@ -28,6 +28,9 @@ import { FileWorkers } from './files/workers.ts';
 import { newReplicaId } from './leases.ts';
 import { ReplicaWatch } from './replicas.ts';
 
+/** In a folder replicas share, temp objects and unclaimed blobs younger than this may be another replica's work in progress. */
+const SHARED_LEFTOVER_MS = 3_600_000;
+
 export interface RuntimeOptions {
   config: Config;
   store: Store;
@@ -71,13 +74,12 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
       'files.shared: with PostgreSQL, replicas serve each other\'s files, so the files folder must be a volume every replica mounts; set files.shared: true once it is (docs/deployment.md)',
     );
   }
-  const files = new FileStore({ store, blobs: createLocalBlobStore(defaultFilesDir(config, store.path)), config, now, log });
-  if (store.engine === 'sqlite') {
-    // One process per database: what a previous one claimed is due again now, not when its lease ends.
-    await store.ops.releaseLeases(now());
-    // Unclaimed blobs are a crash's leftovers only when no other replica can be mid-upload into the folder.
-    await files.sweepOrphans();
-  }
+  const files = new FileStore({ store, blobs: createLocalBlobStore(defaultFilesDir(config, store.path), { keepTempMs: config.files.shared ? SHARED_LEFTOVER_MS : 0 }), config, now, log });
+  // One process per database: what a previous one claimed is due again now, not when its lease ends.
+  if (store.engine === 'sqlite') await store.ops.releaseLeases(now());
+  // Unclaimed blobs are a crash's leftovers; in a shared folder only once no replica can still be
+  // between writing one and recording its row.
+  await files.sweepOrphans(config.files.shared ? SHARED_LEFTOVER_MS : 0);
   const metrics = createMetrics({ defaults: opts.processMetrics ?? false });
   const ctx: EngineContext = {
     metrics,

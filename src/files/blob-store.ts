@@ -49,8 +49,10 @@ export interface BlobStore {
   remove(sha256: string): void;
   /** Read `length` bytes at `position` (header parsing); fewer at the end of the blob. */
   read(sha256: string, position: number, length: number): Promise<Buffer>;
-  /** Every stored hash (start-up sweep). */
+  /** Every stored hash, with how long ago each was written, ms (start-up sweep). */
   list(): string[];
+  /** How long ago a blob was written, ms, or null when it is not there. */
+  ageMs(sha256: string): number | null;
 }
 
 /** Bytes file-type needs to recognize every supported format. */
@@ -58,14 +60,22 @@ export const SNIFF_BYTES = 4100;
 
 const HASH = /^[0-9a-f]{64}$/;
 
-/** Blobs under `<dir>/blobs/ab/abcdef…`, temp objects under `<dir>/tmp` (emptied at start). */
-export function createLocalBlobStore(dir: string): BlobStore {
+/**
+ * Blobs under `<dir>/blobs/ab/abcdef…`, temp objects under `<dir>/tmp`, removed at start: all of
+ * them, or on a folder other replicas share only those older than `keepTempMs` (theirs may be
+ * uploads in progress).
+ */
+export function createLocalBlobStore(dir: string, opts: { keepTempMs?: number } = {}): BlobStore {
   const blobs = join(dir, 'blobs');
   const tmp = join(dir, 'tmp');
   mkdirSync(blobs, { recursive: true });
   // Temp objects of a process that died mid-write: never visible, never needed.
-  rmSync(tmp, { recursive: true, force: true });
+  if (!opts.keepTempMs) rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
+  for (const name of opts.keepTempMs ? readdirSync(tmp) : []) {
+    const path = join(tmp, name);
+    if (Date.now() - statSync(path, { throwIfNoEntry: false })!.mtimeMs > opts.keepTempMs!) rmSync(path, { force: true });
+  }
   const pathOf = (sha256: string) => {
     if (!HASH.test(sha256)) throw new Error(`not a sha256: ${sha256}`);
     return join(blobs, sha256.slice(0, 2), sha256);
@@ -170,6 +180,10 @@ export function createLocalBlobStore(dir: string): BlobStore {
       } finally {
         await fh.close();
       }
+    },
+    ageMs(sha256) {
+      const st = statSync(pathOf(sha256), { throwIfNoEntry: false });
+      return st ? Date.now() - st.mtimeMs : null;
     },
     list() {
       const out: string[] = [];

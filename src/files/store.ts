@@ -204,11 +204,11 @@ export class FileStore {
   }
 
   /** Remove blobs no file claims (left by a crash between a claim and its row, or a release and its unlink). */
-  async sweepOrphans(): Promise<number> {
+  async sweepOrphans(minAgeMs = 0): Promise<number> {
     const live = await this.opts.store.files.liveHashes();
     let removed = 0;
     for (const sha of this.opts.blobs.list()) {
-      if (!live.has(sha)) {
+      if (!live.has(sha) && (this.opts.blobs.ageMs(sha) ?? 0) >= minAgeMs) {
         this.opts.blobs.remove(sha);
         removed++;
       }

@@ -5,7 +5,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { Hono } from 'hono';
+import pg from 'pg';
 import pino from 'pino';
 import { expect } from 'vitest';
 import { EMULATORS } from '../../providers/emulators.ts';
@@ -237,4 +239,27 @@ export async function startReplica(primary: Gateway, replicaId: string): Promise
       await store.close();
     },
   };
+}
+
+/**
+ * Run SQL on the gateway's database over a connection of its own (another process's view): the
+ * `sqlite` text on SQLite, the `postgres` text on PostgreSQL. Tests use it to inject failures.
+ */
+export async function rawExec(gw: Pick<Gateway, 'dbPath'>, sql: { sqlite: string; postgres: string }): Promise<void> {
+  if (/^postgres(ql)?:/.test(gw.dbPath)) {
+    const client = new pg.Client({ connectionString: gw.dbPath });
+    await client.connect();
+    try {
+      await client.query(sql.postgres);
+    } finally {
+      await client.end();
+    }
+    return;
+  }
+  const db = new Database(gw.dbPath);
+  try {
+    db.exec(sql.sqlite);
+  } finally {
+    db.close();
+  }
 }

@@ -76,8 +76,12 @@ it('two submits ranked in the same turn send one half-open trial; the other fail
   const key = (await gw.store.keys.byId(created.id))!;
   const p = await prepare(gw.motion(5), key.id, { probe: ctx.probe, store: ctx.store, guard: ctx.guard, files: ctx.files });
   const creates = fal.createsReceived;
-  // Both rank fal-main first (half-open, trial free) before either reaches its create.
+  // Both rank fal-main first (half-open, trial free) before either reaches its create. The trial's
+  // create takes a moment, so its answer cannot close the circuit before the second is admitted (on
+  // PostgreSQL the two submits' transactions commit one after the other, not in one group commit).
+  fal.latencyMs = 300;
   const ids = await Promise.all([submit(ctx, key, p), submit(ctx, key, p)]);
+  fal.latencyMs = 0;
   expect(fal.createsReceived - creates).toBe(1);
   const tasks = await Promise.all(ids.map(async (id) => ({ provider: (await gw.store.tasks.get(id))!.provider, attempts: await gw.store.tasks.attempts(id) })));
   expect(tasks.map((t) => t.provider).sort()).toEqual(['fal-main', 'rep-main']);

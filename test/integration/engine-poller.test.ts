@@ -2,9 +2,8 @@
  * Poller defects of issue 8: one transient "not found" between normal polls must not fail a task
  * over (#3), and one hanging provider must not keep another's due tasks from being polled (#7).
  */
-import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { expectLedgerInvariants, startGateway, type Gateway } from '../helpers/gateway.ts';
+import { expectLedgerInvariants, rawExec, startGateway, type Gateway } from '../helpers/gateway.ts';
 
 let gw: Gateway;
 afterEach(async () => {
@@ -72,6 +71,12 @@ describe('poller', () => {
 
     await gw.runtime.poller.start(); // the restarted process
     gw.advance(2_500); // past fal-a's 2 s create timeout, far from 32 s
+    if (gw.store.engine === 'postgres') {
+      // Replicas: another one may still be sending that create, so nobody asks before the whole margin.
+      await sleep(300);
+      expect((await gw.store.tasks.attempts(res.body.id)).map((a) => a.status)).toEqual(['submitting']);
+      gw.advance(30_000);
+    }
     const moved = async () => (await gw.store.tasks.attempts(res.body.id))[1]?.upstreamId != null;
     for (let i = 0; i < 250 && !(await moved()); i++) await sleep(20); // the started poller's own tick (real timers)
     // fal cannot be asked by attempt id: the outcome is unknown, and the task moves on.
@@ -139,13 +144,15 @@ describe('poller', () => {
     gw.emulators['fal-a']!.state.fates.push({ outcome: 'fail', code: 'invalid_image', message: 'no person in the image', providerSide: false });
     const res = await gw.call('POST', '/v1/videos/generations', { body: gw.motion(5) });
     // The task's end cannot be written (as if the process died right there): another connection adds a trigger.
-    const other = new Database(gw.dbPath);
-    other.exec(`CREATE TRIGGER crash_on_fail BEFORE UPDATE OF status ON tasks WHEN NEW.status = 'failed' BEGIN SELECT RAISE(ABORT, 'crash'); END`);
+    await rawExec(gw, {
+      sqlite: `CREATE TRIGGER crash_on_fail BEFORE UPDATE OF status ON tasks WHEN NEW.status = 'failed' BEGIN SELECT RAISE(ABORT, 'crash'); END`,
+      postgres: `CREATE FUNCTION crash_on_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.status = 'failed' THEN RAISE EXCEPTION 'crash'; END IF; RETURN NEW; END $$;
+                 CREATE TRIGGER crash_on_fail BEFORE UPDATE OF status ON tasks FOR EACH ROW EXECUTE FUNCTION crash_on_fail()`,
+    });
     gw.advance(10_000);
     await gw.runtime.poller.runDue();
     expect((await gw.store.tasks.attempts(res.body.id)).map((a) => a.status)).not.toContain('failed');
-    other.exec('DROP TRIGGER crash_on_fail');
-    other.close();
+    await rawExec(gw, { sqlite: 'DROP TRIGGER crash_on_fail', postgres: 'DROP TRIGGER crash_on_fail ON tasks; DROP FUNCTION crash_on_fail()' });
 
     const done = await gw.settle(res.body.id);
     expect(done).toMatchObject({ status: 'failed', error: { code: 'upstream_rejected' }, usage: { charged_usd: 0 } });

@@ -1,5 +1,6 @@
 /** Uploads and public file URLs over real HTTP (CONTRACT §8): types, limits, ranges, isolation, expiry. */
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { defaultFilesDir } from '../../src/files/store.ts';
+import { existsSync, mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import pino from 'pino';
 import { createRuntime } from '../../src/runtime.ts';
 import { parseRange } from '../../src/http/files/serve.ts';
@@ -16,7 +17,7 @@ let filesDir: string;
 
 beforeAll(async () => {
   gw = await startGateway({ providers: [{ id: 'fal-1', type: 'fal', price: { '720p': 0.1, '1080p': 0.2 } }], config: { files: { max_bytes: MAX, retention_hours: 2 } } });
-  filesDir = join(dirname(gw.dbPath), 'files');
+  filesDir = defaultFilesDir(gw.runtime.ctx.config, gw.dbPath);
 });
 afterAll(() => gw.close());
 
@@ -233,6 +234,10 @@ describe('files', () => {
     const orphan = 'ab'.repeat(32);
     mkdirSync(join(filesDir, 'blobs', 'ab'), { recursive: true });
     writeFileSync(join(filesDir, 'blobs', 'ab', orphan), 'claimed by no file');
+    // Left by a crash two hours ago (in a folder replicas share, younger ones may be another replica's upload in progress).
+    const longAgo = new Date(Date.now() - 2 * 3600_000);
+    utimesSync(join(filesDir, 'tmp', 'killed-mid-upload.part'), longAgo, longAgo);
+    utimesSync(join(filesDir, 'blobs', 'ab', orphan), longAgo, longAgo);
     // What the next process does at start, over the same database and folder.
     await createRuntime({ config: gw.runtime.ctx.config, store: gw.store, adminKey: 'x', log: pino({ level: 'silent' }) });
     expect(tmpFiles()).toEqual([]);

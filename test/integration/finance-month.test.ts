@@ -5,7 +5,6 @@
  * and each emulator's own statement (reconciled through `POST /admin/reconciliation`) agree exactly.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import Database from 'better-sqlite3';
 import { parse } from 'csv-parse/sync';
 import { ADMIN_KEY, expectLedgerInvariants, startGateway, type Gateway } from '../helpers/gateway.ts';
 import { microsToDecimal } from '../../src/http/csv.ts';
@@ -100,17 +99,18 @@ describe('a month of mixed tasks', () => {
   it('the ledger, summed by creation day, is what /admin/spend reports — refunds stay on the creation day', async () => {
     const spend = await admin('GET', `/admin/spend?from=${from}&to=${to}&group_by=day`);
     expect(spend.status).toBe(200);
-    const db = new Database(gw.dbPath, { readonly: true });
-    const ledger = db
-      .prepare(
-        `SELECT strftime('%Y-%m-%d', t.created_at / 1000, 'unixepoch') AS day,
-           SUM(CASE l.kind WHEN 'hold' THEN l.amount_micros ELSE 0 END) AS hold,
-           SUM(CASE l.kind WHEN 'charge' THEN l.amount_micros ELSE 0 END) AS charge,
-           SUM(CASE l.kind WHEN 'refund' THEN l.amount_micros ELSE 0 END) AS refund
-         FROM ledger_entries l JOIN tasks t ON t.id = l.task_id GROUP BY 1 ORDER BY 1`,
-      )
-      .all() as { day: string; hold: number; charge: number; refund: number }[];
-    db.close();
+    // The ledger lines of each task, summed by the UTC day the task was created.
+    const tasks = await gw.store.tasks.all();
+    const totals = await gw.store.ledger.totalsByTask(tasks.map((t) => t.id));
+    const byDay = new Map<string, { day: string; hold: number; charge: number; refund: number }>();
+    for (const t of tasks) {
+      const day = new Date(t.createdAt).toISOString().slice(0, 10);
+      const sum = byDay.get(day) ?? { day, hold: 0, charge: 0, refund: 0 };
+      const k = totals.get(t.id);
+      if (k) Object.assign(sum, { hold: sum.hold + k.hold, charge: sum.charge + k.charge, refund: sum.refund + k.refund });
+      byDay.set(day, sum);
+    }
+    const ledger = [...byDay.values()].sort((x, y) => x.day.localeCompare(y.day));
     expect(spend.body.data.map((r: { day: string }) => r.day)).toEqual(ledger.map((l) => l.day));
     spend.body.data.forEach((row: Record<string, number>, i: number) => {
       const l = ledger[i]!;

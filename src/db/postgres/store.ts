@@ -86,6 +86,7 @@ export async function openPostgresStore(url: string, opts: { poolSize?: number }
   const repos = pgRepos(poolSql(pool));
   const reports = pgReportRunner(repos.spend);
   const transaction = pgTransaction(pool);
+  let closing: Promise<void> | null = null;
   return {
     ...repos,
     engine: 'postgres',
@@ -96,9 +97,11 @@ export async function openPostgresStore(url: string, opts: { poolSize?: number }
     batch: transaction,
     ping: async () => (await pool.query('SELECT 1 AS ok')).rows[0]?.ok === 1,
     checkpointInBackground: () => {},
-    close: async () => {
-      await reports.close();
-      await pool.end();
-    },
+    // Closing twice is harmless, as it is on SQLite.
+    close: () =>
+      (closing ??= (async () => {
+        await reports.close();
+        await pool.end();
+      })()),
   };
 }

@@ -15,7 +15,9 @@ export function pgHealthRepo(sql: Sql): Async<HealthRepo> {
     all: () => h.all(sql, ALL, []),
     /** Insert or replace these rows (call inside a transaction for many). */
     async put(rows: readonly ProviderHealthRow[]) {
-      for (const row of rows) await h.upsert(sql, row, TARGET, SET);
+      // One lock order for every replica: two flushes upserting the same rows in different orders deadlock.
+      const ordered = [...rows].sort((a, b) => (a.provider === b.provider ? (a.model < b.model ? -1 : 1) : a.provider < b.provider ? -1 : 1));
+      for (const row of ordered) await h.upsert(sql, row, TARGET, SET);
     },
   };
 }
