@@ -84,24 +84,30 @@ export class OutputMirror {
     }
     if (task.model !== 'kling-v3-motion-control' || !status.outputs?.length || !this.enabled()) return false;
     const now = this.ctx.now();
-    await store.transaction(async (tx) => {
-      await tx.files.insertJob({
-        taskId: task.id,
-        attemptId: attempt.id,
-        upstreamStatus: JSON.stringify(status),
-        outcome: null,
-        fileIds: '[]',
-        tries: 0,
-        nextAt: now,
-        lastError: null,
-        doneAt: null,
-        leaseOwner: null,
-        createdAt: now,
-        updatedAt: now,
+    try {
+      await store.transaction(async (tx) => {
+        await tx.files.insertJob({
+          taskId: task.id,
+          attemptId: attempt.id,
+          upstreamStatus: JSON.stringify(status),
+          outcome: null,
+          fileIds: '[]',
+          tries: 0,
+          nextAt: now,
+          lastError: null,
+          doneAt: null,
+          leaseOwner: null,
+          createdAt: now,
+          updatedAt: now,
+        });
+        // Off the poll schedule: the upstream has answered; the mirror finishes the task.
+        await tx.tasks.update(task.id, { nextPollAt: null, leaseOwner: null, updatedAt: now });
       });
-      // Off the poll schedule: the upstream has answered; the mirror finishes the task.
-      await tx.tasks.update(task.id, { nextPollAt: null, leaseOwner: null, updatedAt: now });
-    });
+    } catch (err) {
+      // Another path (a webhook or a poll on another replica) deferred the same completion first: its job owns it.
+      if (await store.files.job(task.id)) return true;
+      throw err;
+    }
     // Once the poll that called us has let go of the task (its inFlight mark).
     setImmediate(() => void this.pump());
     return true;
