@@ -74,7 +74,9 @@ export function createLocalBlobStore(dir: string, opts: { keepTempMs?: number } 
   mkdirSync(tmp, { recursive: true });
   for (const name of opts.keepTempMs ? readdirSync(tmp) : []) {
     const path = join(tmp, name);
-    if (Date.now() - statSync(path, { throwIfNoEntry: false })!.mtimeMs > opts.keepTempMs!) rmSync(path, { force: true });
+    // Another replica may finish (rename) its upload between the listing and this look: then it is not ours to sweep.
+    const st = statSync(path, { throwIfNoEntry: false });
+    if (st && Date.now() - st.mtimeMs > opts.keepTempMs!) rmSync(path, { force: true });
   }
   const pathOf = (sha256: string) => {
     if (!HASH.test(sha256)) throw new Error(`not a sha256: ${sha256}`);
