@@ -106,6 +106,10 @@ export interface LoadResult {
   faultsQueued: number;
   /** Lost submits sent again with their Idempotency-Key. */
   retried: number;
+  /** Replicas: answers 409 idempotency_key_in_use to such a retry, each sent again a little later. */
+  inUse: number;
+  /** Replicas: half uploads a kill left in the shared temp folder (swept there only once an hour old). */
+  tempLeft: number;
   problems: string[];
 }
 
@@ -145,8 +149,12 @@ export interface LoadOptions {
   log: (line: string) => void;
 }
 
+/** How often and how far apart a retry answered "in use" is sent again (replicas): past the 35 s create margin. */
+const IN_USE_TRIES = 20;
+const IN_USE_WAIT_MS = 2_500;
+
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
-  const result: LoadResult = { submits: new Map(), cancels: new Map(), kills: [], midMirror: new Set(), faultsQueued: 0, retried: 0, problems: [] };
+  const result: LoadResult = { submits: new Map(), cancels: new Map(), kills: [], midMirror: new Set(), faultsQueued: 0, retried: 0, inUse: 0, tempLeft: 0, problems: [] };
   const st: LoadState = { started: Date.now(), submitted: 0, submitsDone: false, inFlight: 0, inFlightSince: new Set() };
   const pending: Promise<void>[] = [];
 
@@ -186,7 +194,14 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     let outcome = await sendOnce(t, since);
     if (outcome.kind === 'lost' && t.idempotent) {
       // Same body, same key, after the restart (or at another replica): the gateway must answer with the one task (or make it).
-      const retry = await sendOnce(t, since);
+      let retry = await sendOnce(t, since);
+      // Replicas: the retry reaches a live replica at once, while the dead one's create may still be on
+      // its way; the key answers "in use" until that create's deadline, so the client asks again later.
+      for (let i = 0; o.gateways.length > 1 && i < IN_USE_TRIES && retry.kind === 'http_error' && retry.code === 'idempotency_key_in_use'; i++) {
+        result.inUse++;
+        await sleep(IN_USE_WAIT_MS);
+        retry = await sendOnce(t, since);
+      }
       outcome = retry.kind === 'ok' ? { ...retry, retried: true } : retry;
       result.retried++;
     }

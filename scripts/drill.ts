@@ -139,7 +139,7 @@ export async function runDrill(opts: DrillOptions = {}): Promise<DrillResult> {
     const refused = [...load.submits.values()].filter((s) => s.kind === 'http_error');
     notes.push(
       `kills: ${load.kills.map((k) => `${(k.atMs / 1000).toFixed(1)} s (${replicas > 1 ? `replica ${k.replica + 1}, ` : ''}${k.submitsInFlight} submits in flight, ${k.submittingAttempts} attempts submitting, down ${k.downMs} ms)`).join('; ') || 'none'}`,
-      `submits: ${load.submits.size - lost - refused.length} answered 200, ${lost} lost with the process, ${refused.length} refused (${[...new Set(refused.map((r) => (r.kind === 'http_error' ? `${r.status} ${r.code}` : '')))].join(', ') || '-'}); ${load.retried} lost submits retried with their Idempotency-Key (${[...load.submits.values()].filter((s) => s.kind === 'ok' && s.retried).length} answered 200); ${load.faultsQueued} create faults queued`,
+      `submits: ${load.submits.size - lost - refused.length} answered 200, ${lost} lost with the process, ${refused.length} refused (${[...new Set(refused.map((r) => (r.kind === 'http_error' ? `${r.status} ${r.code}` : '')))].join(', ') || '-'}); ${load.retried} lost submits retried with their Idempotency-Key (${[...load.submits.values()].filter((s) => s.kind === 'ok' && s.retried).length} answered 200); ${load.faultsQueued} create faults queued${replicas > 1 ? `; ${load.inUse} retries answered 409 in use and were sent again later` : ''}`,
       `cancels: ${JSON.stringify(countBy([...load.cancels.values()]))}`,
       `submit answer times: ${percentiles([...load.submits.values()].filter((s) => s.kind !== 'lost').map((s) => s.ms))}; lost: ${JSON.stringify(countBy([...load.submits.values()].flatMap((s) => (s.kind === 'lost' ? [s.error] : []))))}`,
     );
@@ -159,6 +159,7 @@ export async function runDrill(opts: DrillOptions = {}): Promise<DrillResult> {
     const midMirrorTasks = settled.tasks.filter((t) => t.attempts.some((a) => a.upstream_id !== null && load.midMirror.has(`${a.provider} ${a.upstream_id}`)));
     for (const t of midMirrorTasks) if (t.status !== 'completed') filesProblems.push(`task ${t.id}: killed mid-mirror, ended ${t.status}`);
     if (load.kills.some((k) => k.heldMirrors > 0) && midMirrorTasks.length === 0) filesProblems.push('outputs were held at a kill, but no task owns them');
+    if (replicas > 1) notes.push(`files: ${load.tempLeft} half uploads left in the shared temp folder (a start sweeps only parts over an hour old there)`);
     notes.push(`files: ${uploads.size} clips uploaded (used by ${plan.filter((t) => t.upload).length} tasks), ${load.kills.filter((k) => k.halfUpload).length} kills mid-upload, ${load.midMirror.size} outputs mid-mirror at a kill (tasks ${midMirrorTasks.map((t) => `${t.id} ${t.status}`).join(', ') || 'none'}), ${listed.filter((f) => f.purpose === 'output').length} mirrored outputs listed, ${results.urls} result URLs fetched from ${results.checked} completed tasks`);
     const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
     const recon = await reconcileAll(base, ADMIN_KEY, upstreams, settled, location, day(started), day(Date.now()));
