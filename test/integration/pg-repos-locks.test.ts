@@ -145,7 +145,8 @@ describe('FOR UPDATE reads and the idempotency race', () => {
     const a = await begin();
     const b = await begin();
     expect((await a.repos.keys.forUpdate('key_a'))?.balanceMicros).toBe(1_000_000);
-    const waiting = await b.repos.keys.forUpdate('key_a');
+    // Not awaited here: it cannot answer before a commits (awaiting it now would deadlock the test).
+    const waiting = b.repos.keys.forUpdate('key_a');
     await waitingOnLock(b.pid);
     await a.repos.keys.addBalance('key_a', -250_000);
     await a.commit();
@@ -158,7 +159,7 @@ describe('FOR UPDATE reads and the idempotency race', () => {
     const a = await begin();
     const b = await begin();
     await a.repos.tasks.getForUpdate('task_lock');
-    const waiting = await b.repos.tasks.getForUpdate('task_lock');
+    const waiting = b.repos.tasks.getForUpdate('task_lock'); // not awaited: it waits for a's commit
     await waitingOnLock(b.pid);
     await a.repos.tasks.update('task_lock', { status: 'cancelled', finishedAt: NOW });
     await a.commit();
@@ -173,7 +174,8 @@ describe('FOR UPDATE reads and the idempotency race', () => {
       const a = await begin();
       const b = await begin();
       expect(await a.repos.idempotency.put({ ...row, idemKey }, NOW - 24 * HOUR)).toBe(true);
-      const later = await b.repos.idempotency.put({ ...row, idemKey, taskId: 'task_y' }, NOW - 24 * HOUR);
+      // Not awaited here: it waits for a's commit or rollback.
+      const later = b.repos.idempotency.put({ ...row, idemKey, taskId: 'task_y' }, NOW - 24 * HOUR);
       await waitingOnLock(b.pid);
       await (outcome === 'COMMIT' ? a.commit() : a.rollback());
       expect(await later).toBe(outcome === 'ROLLBACK');

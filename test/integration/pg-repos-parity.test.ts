@@ -173,9 +173,10 @@ const small: Step[] = [
     return [before, await r.admin.override('kling'), byId(await r.admin.overrides(), 'providerId')];
   }],
   ['admin audit', async (r) => {
+    const none = await r.admin.lastAuditId();
     for (let i = 1; i <= 3; i++) await r.admin.insertAudit({ at: NOW + i, action: `act${i}`, target: 'kling', before: null, after: `{"i":${i}}`, requestId: i === 2 ? null : `req_${i}` });
     const first = await r.admin.listAudit(2);
-    return [first, await r.admin.listAudit(2, first.at(-1)!.id), await r.admin.listAudit(5, 1)];
+    return [none, await r.admin.lastAuditId(), first, await r.admin.listAudit(2, first.at(-1)!.id), await r.admin.listAudit(5, 1)];
   }],
   ['health', async (r) => {
     const row = { provider: 'kling', model: 'video-fast', outcomes: 'ssf', completions: '[40,42]', consecutiveFailures: 1, openUntil: null, updatedAt: NOW };
@@ -228,8 +229,13 @@ const files: Step[] = [
     await r.files.insertJob(job('task_4', NOW + 5));
     const due = await r.files.dueJobs(NOW, 10);
     const claims = [await r.files.claimJobs(NOW, 10, 'replica-a', LEASE), await r.files.claimJobs(NOW, 10, 'replica-b', LEASE)];
+    // A claim is renewed only by its holder, and only while the job is not done.
+    await r.files.renewJob('task_2', 'replica-a', NOW + 2 * LEASE);
+    await r.files.renewJob('task_1', 'replica-b', NOW + 2 * LEASE);
+    const renewed = [await r.files.job('task_2'), await r.files.job('task_1')];
     await r.files.updateJob('task_1', { doneAt: NOW, outcome: 'mirrored', leaseOwner: null, lastError: undefined });
-    return [due, claims, await r.files.job('task_1'), await r.files.job('nope'), await r.files.claimJobs(NOW + LEASE, 10, 'replica-c', LEASE)];
+    await r.files.renewJob('task_1', 'replica-a', NOW + 3 * LEASE);
+    return [due, claims, renewed, await r.files.job('task_1'), await r.files.job('nope'), await r.files.claimJobs(NOW + LEASE, 10, 'replica-c', LEASE)];
   }],
 ];
 

@@ -4,11 +4,12 @@
  */
 import { files, mirrorJobs, type FileRow, type MirrorJobRow } from '../../schema/index.ts';
 import { RENEW_JOB, type FilePatch, type FilesRepo, type MirrorJobPatch } from '../../repos/files.ts';
-
-const RENEW_JOB_SQL = RENEW_JOB.replace('?', '$1::bigint').replace('?', '$2').replace('?', '$3');
 import type { Async } from '../../types.ts';
 import type { Sql } from '../sql.ts';
 import { pgTable } from '../table.ts';
+
+// SQLite's statement with PostgreSQL placeholders: (until, taskId, owner).
+const RENEW_JOB_SQL = RENEW_JOB.replace('?', '$1::bigint').replace('?', '$2').replace('?', '$3');
 
 const f = pgTable(files, 'id');
 const m = pgTable(mirrorJobs, 'taskId');
