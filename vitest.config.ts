@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
 /** Integration files that test SQLite itself (its file, its crash drill) rather than the store's behaviour. */
-const SQLITE_ONLY = ['test/integration/crash.test.ts', 'test/integration/drill.test.ts', 'test/integration/files-crash.test.ts'];
+const SQLITE_ONLY = ['test/integration/crash.test.ts', 'test/integration/drill.test.ts', 'test/integration/files-crash.test.ts', 'test/integration/db-copy.test.ts'];
 
 /** Several replicas on one database: PostgreSQL only. */
 const POSTGRES_ONLY = ['test/integration/replicas.test.ts', 'test/integration/drill-replicas.test.ts'];
