@@ -5,7 +5,7 @@ import { Hono } from 'hono';
 import { routePath } from 'hono/route';
 import type { AppEnv } from './http/env.ts';
 import type { AppDeps } from './http/deps.ts';
-import { adminAuth, clientAuth, limitBody, notFound, onError, requestId } from './http/middleware.ts';
+import { adminAuth, clientAuth, limitBody, notFound, onError, refuseNul, requestId } from './http/middleware.ts';
 import { createRoute } from './http/tasks/create.ts';
 import { estimateRoute } from './http/tasks/estimate.ts';
 import { readRoutes } from './http/tasks/read.ts';
@@ -47,6 +47,7 @@ export function createApp(deps: AppDeps, poller: Poller, metrics: Metrics = crea
   app.use('/v1/*', clientAuth(deps.auth, deps.adminKey, sessions.resolve));
   app.use('/v1/*', rateLimit({ ...deps.ctx.config.server.rate_limit, now: deps.ctx.now }));
   app.use('/admin/*', adminAuth(deps.auth, deps.adminKey, sessions.resolve));
+  app.use('*', refuseNul());
 
   estimateRoute(app, deps);
   createRoute(app, deps);

@@ -15,6 +15,24 @@ import type { Logger } from 'pino';
  * Give every request an id (`req_…`), echoed in `x-request-id` and in error bodies. A random
  * per-process prefix plus a counter: unique, and no CSPRNG call per request (ids are not secrets).
  */
+/**
+ * No id, name or cursor of ours holds a NUL character (PostgreSQL text cannot store one), so a path
+ * with one names nothing (404) and a query value with one is refused (400) before any lookup: the
+ * same answers on both engines.
+ */
+export function refuseNul(): MiddlewareHandler<AppEnv> {
+  return async function refuseNulMiddleware(c, next) {
+    const url = c.req.url;
+    if (!url.includes('%00') && !url.includes('\0')) return next();
+    const { pathname, searchParams } = new URL(url);
+    if (/%00/.test(pathname)) throw new ApiError('not_found', 'no such resource');
+    for (const [name, value] of searchParams) {
+      if (name.includes('\0') || value.includes('\0')) throw new ApiError('invalid_parameter', `${name.replace(/\0/g, '')}: must not contain NUL`, { param: name.replace(/\0/g, '') });
+    }
+    return next();
+  };
+}
+
 export function requestId(): MiddlewareHandler<AppEnv> {
   const prefix = randomBytes(6).toString('hex');
   let counter = 0;

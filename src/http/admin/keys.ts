@@ -12,20 +12,23 @@ import { usdToMicros } from '../../pricing/money.ts';
 import { checkProviderIds, routeSchema } from '../../routing/preferences.ts';
 
 const money = z.number().finite().nonnegative().max(1e9);
+/** Stored text: no NUL (PostgreSQL text cannot hold one; refused alike on both engines). */
+const text = (max: number) => z.string().max(max).refine((v) => !v.includes('\0'), 'must not contain NUL');
+
 export const keyCreateBody = z.strictObject({
-  name: z.string().min(1).max(100),
+  name: text(100).pipe(z.string().min(1)),
   balance_usd: money.optional(),
   daily_budget_usd: money.optional(),
   monthly_budget_usd: money.optional(),
 });
 export const keyPatchBody = z.strictObject({
-  name: z.string().min(1).max(100).optional(),
+  name: text(100).pipe(z.string().min(1)).optional(),
   daily_budget_usd: money.nullable().optional(),
   monthly_budget_usd: money.nullable().optional(),
   /** The key's default routing preferences (CONTRACT §7); null clears them. */
   route: routeSchema.nullable().optional(),
 });
-export const keyCreditBody = z.strictObject({ amount_usd: money.positive(), note: z.string().max(500).optional() });
+export const keyCreditBody = z.strictObject({ amount_usd: money.positive(), note: text(500).optional() });
 
 function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   const r = schema.safeParse(body);
