@@ -252,7 +252,13 @@ function parseArgs(argv: string[], env: NodeJS.ProcessEnv): DrillOptions & { ver
 
 const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href;
 if (isMain) {
-  const opts = parseArgs(process.argv.slice(2), process.env);
+  let opts: ReturnType<typeof parseArgs>;
+  try {
+    opts = parseArgs(process.argv.slice(2), process.env);
+  } catch (err) {
+    process.stderr.write(`drill: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
   const t0 = Date.now();
   if (opts.verbose) opts.log = (line) => process.stderr.write(`[${((Date.now() - t0) / 1000).toFixed(1)} s] ${line}\n`);
   const result = await runDrill(opts);
