@@ -106,7 +106,7 @@ export class CallbackWorker {
   }
 
   /** Launch queued deliveries, host by host in turn, while the global and per-host bounds allow. */
-  private pumpAll(): void {
+  private pumpAll(skip?: string): void {
     const { concurrency, per_host_concurrency: perHost } = this.deps.config.callbacks;
     // One per host per round, so a long queue for one host does not go first; stops when no host can take more.
     let progress = true;
@@ -114,7 +114,7 @@ export class CallbackWorker {
       progress = false;
       for (const [host, queue] of this.queues) {
         if (this.sends.size >= concurrency) return;
-        if ((this.active.get(host) ?? 0) >= perHost) continue;
+        if (host === skip || (this.active.get(host) ?? 0) >= perHost) continue;
         const id = queue.shift();
         if (queue.length === 0) this.queues.delete(host);
         if (id === undefined) continue;
@@ -128,23 +128,28 @@ export class CallbackWorker {
     this.active.set(host, (this.active.get(host) ?? 0) + 1);
     this.inFlight.add(id);
     const send = this.deliver(id)
-      .catch((err: unknown) => this.deps.log.error({ err, delivery: id }, 'callback delivery failed'))
-      .finally(() => {
+      .catch((err: unknown) => {
+        this.deps.log.error({ err, delivery: id }, 'callback delivery failed');
+        return false;
+      })
+      .then((answered) => {
         this.active.set(host, (this.active.get(host) ?? 1) - 1);
         if (this.active.get(host) === 0) this.active.delete(host);
         this.inFlight.delete(id);
         this.sends.delete(send);
-        if (!this.stopped) this.pumpAll();
+        // A receiver that failed gets its freed slot back at the next tick, not at once.
+        if (!this.stopped) this.pumpAll(answered ? undefined : host);
       });
     this.sends.add(send);
   }
 
-  private async deliver(id: string): Promise<void> {
+  /** Send one delivery; answers whether the receiver took it (or there was nothing to send). */
+  private async deliver(id: string): Promise<boolean> {
     const { store, config, now } = this.deps;
     const d = await store.deliveries.get(id);
-    if (!d || d.status !== 'pending') return;
+    if (!d || d.status !== 'pending') return true;
     const key = await store.keys.byId(d.keyId);
-    if (!key) return;
+    if (!key) return true;
     let statusCode: number | null = null;
     let error: string | null = null;
     try {
@@ -177,7 +182,7 @@ export class CallbackWorker {
     if (error === null) {
       await store.deliveries.update(id, { status: 'delivered', attempts, lastStatusCode: statusCode, lastError: null, nextAttemptAt: null, deliveredAt: at, updatedAt: at, leaseOwner: null });
       this.deps.onDelivery?.('delivered');
-      return;
+      return true;
     }
     const giveUp = attempts > config.callbacks.max_retries;
     this.deps.onDelivery?.(giveUp ? 'failed' : 'retry');
@@ -190,6 +195,7 @@ export class CallbackWorker {
       nextAttemptAt: giveUp ? null : at + 1_000 * 2 ** (attempts - 1),
       updatedAt: at,
     });
+    return false;
   }
 }
 

@@ -77,6 +77,7 @@ export class HealthTracker {
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
 
+  private flushing: Promise<void> = Promise.resolve();
   /** The newest `updatedAt` read or written: rows at or before it are already known here. */
   private seen = -Infinity;
 
@@ -223,8 +224,14 @@ export class HealthTracker {
     });
   }
 
-  /** Write what changed since the last flush. */
-  async flush(): Promise<void> {
+  /** Write what changed since the last flush; flushes run one at a time (each holds a connection). */
+  flush(): Promise<void> {
+    const run = this.flushing.catch(() => undefined).then(() => this.flushNow());
+    this.flushing = run;
+    return run;
+  }
+
+  private async flushNow(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     const store = this.opts.persistence;

@@ -55,3 +55,6 @@ export function refOf(task: TaskRow, upstreamId: string, handle?: string | null)
 }
 
 export const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
+
+/** Attempt states of an attempt still running (or being sent) upstream. */
+export const LIVE_ATTEMPT = new Set(['submitting', 'pending', 'processing']);

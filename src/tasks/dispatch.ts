@@ -14,7 +14,7 @@ import { rankCandidates } from '../routing/select.ts';
 import type { Admission } from '../routing/health.ts';
 import type { RoutePrefs } from '../routing/preferences.ts';
 import type { CanonicalModel, Quality } from '../../providers/types.ts';
-import { TERMINAL, requestOf, type EngineContext } from './context.ts';
+import { LIVE_ATTEMPT, TERMINAL, requestOf, type EngineContext } from './context.ts';
 import type { AttemptEnd } from './finish.ts';
 import { providerFailureText } from './client-errors.ts';
 
@@ -77,7 +77,7 @@ async function startNext(ctx: EngineContext, taskId: string, reasons: string[]):
   if (!task || TERMINAL.has(task.status)) return 'ended';
   const tried = await ctx.store.tasks.attempts(taskId);
   // The latest attempt is live: another path (a webhook, another replica) started it meanwhile and runs the task now.
-  if (['submitting', 'pending', 'processing'].includes(tried.at(-1)?.status ?? '')) return 'ended';
+  if (LIVE_ATTEMPT.has(tried.at(-1)?.status ?? '')) return 'ended';
   if (tried.length >= ctx.config.routing.max_attempts) {
     reasons.push(`stopped after ${tried.length} attempts (routing.max_attempts)`);
     return null;

@@ -8,7 +8,7 @@ import { newId } from '../ids.ts';
 import { settle } from '../ledger/ledger.ts';
 import { announce } from '../callbacks/outbox.ts';
 import { microsToUsd } from '../pricing/money.ts';
-import { TERMINAL, type EngineContext } from './context.ts';
+import { LIVE_ATTEMPT, TERMINAL, type EngineContext } from './context.ts';
 
 /** An attempt that ends with its task (an input rejection), written in the task's transaction. */
 export interface AttemptEnd {
@@ -22,10 +22,12 @@ export interface AttemptEnd {
  * between the two would leave a failed attempt that the poller fails over). Returns false when it had
  * already ended.
  */
-export function finishFailed(ctx: EngineContext, taskId: string, code: string, message: string, attempt?: AttemptEnd): Promise<boolean> {
+export function finishFailed(ctx: EngineContext, taskId: string, code: string, message: string, attempt?: AttemptEnd, opts: { unlessLive?: boolean } = {}): Promise<boolean> {
   return counted(ctx, (ended) => ctx.store.transaction(async (tx) => {
     const task = await tx.tasks.getForUpdate(taskId);
     if (!task || TERMINAL.has(task.status)) return false;
+    // `unlessLive`: a failover that found no provider left must not end a task another replica just sent again.
+    if (opts.unlessLive && LIVE_ATTEMPT.has((await tx.tasks.attempts(taskId)).at(-1)?.status ?? '')) return false;
     const now = ctx.now();
     const { charged, refunded } = await settle(tx, task, 0, now);
     if (attempt) await tx.tasks.updateAttempt(attempt.id, { status: 'failed', errorCode: attempt.errorCode, errorMessage: attempt.errorMessage, updatedAt: now });

@@ -5,7 +5,7 @@
  */
 import { ProviderError, type UpstreamStatus } from '../../providers/types.ts';
 import type { AttemptRow, TaskRow } from '../db/schema/index.ts';
-import { TERMINAL, providerById, refOf, type EngineContext } from './context.ts';
+import { LIVE_ATTEMPT, TERMINAL, providerById, refOf, type EngineContext } from './context.ts';
 import { accept, dispatch, pollDelay } from './dispatch.ts';
 import { finishCancelled, finishCompleted, finishFailed, measureUsage } from './finish.ts';
 import { IDEMPOTENCY_TTL_MS } from './idempotency.ts';
@@ -19,8 +19,6 @@ const NOT_FOUND_LIMIT = 3;
 const RECONCILE_TRIES = 10;
 /** Completions whose output header could not be read that wait for another try before charging the quote. */
 const PROBE_TRIES = 3;
-/** Attempt states a failover may still end (the others are ended already). */
-const LIVE = new Set(['submitting', 'pending', 'processing']);
 /** How often expired idempotency records are purged. */
 const HOUSEKEEPING_MS = 10 * 60_000;
 
@@ -263,7 +261,8 @@ export class Poller {
     if (outcome.kind === 'rejected') await finishFailed(this.ctx, task.id, 'upstream_rejected', outcome.message, outcome.attempt);
     // `message` may be the provider's own words (account, prices): the task's error gets a fixed text.
     const first = `${attempt?.providerId ?? task.provider ?? 'provider'}: ${providerFailureText(code)}`;
-    if (outcome.kind === 'exhausted') await finishFailed(this.ctx, task.id, 'upstream_failed', `${first}; ${outcome.reasons.join('; ')}`);
+    // Unless another replica started an attempt meanwhile: that one runs the task now.
+    if (outcome.kind === 'exhausted') await finishFailed(this.ctx, task.id, 'upstream_failed', `${first}; ${outcome.reasons.join('; ')}`, undefined, { unlessLive: true });
   }
 
   /**
@@ -302,7 +301,7 @@ export class Poller {
     return this.ctx.store.transaction(async (tx) => {
       const task = await tx.tasks.getForUpdate(taskId);
       const latest = (await tx.tasks.attempts(taskId)).at(-1);
-      if (!task || TERMINAL.has(task.status) || latest?.id !== attemptId || !LIVE.has(latest.status)) return false;
+      if (!task || TERMINAL.has(task.status) || latest?.id !== attemptId || !LIVE_ATTEMPT.has(latest.status)) return false;
       await tx.tasks.updateAttempt(attemptId, { status, errorCode: code, errorMessage: message, updatedAt: now });
       await tx.tasks.update(taskId, { polls: 0, notFoundStreak: 0 });
       return true;
