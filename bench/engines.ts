@@ -68,12 +68,14 @@ const r3 = (x: number) => Math.round(x * 1000) / 1000;
 /** Cumulative CPU seconds of every group now, plus the machine's busy seconds (/proc/stat). */
 function cpuNow(gws: Child[], emu: Child, pgPids: number[]) {
   const u = process.cpuUsage();
+  const pg = new Map<number, number>();
+  for (const p of pgPids) pg.set(p, procCpuS(p));
   return {
     at: performance.now(),
     parent: (u.user + u.system) / 1e6,
     gateways: gws.map((g) => g.cpuS()),
     emulator: emu.cpuS(),
-    pg: pgPids.reduce((sum, p) => sum + procCpuS(p), 0),
+    pg,
     busy: cpuSnapshot().busyS,
   };
 }
@@ -82,13 +84,17 @@ function share(a: ReturnType<typeof cpuNow>, b: ReturnType<typeof cpuNow>, hasPg
   const s = (b.at - a.at) / 1000;
   const pct = (x: number) => Math.round((x / s) * 100);
   const gw = b.gateways.map((v, i) => v - a.gateways[i]!);
-  const mine = b.parent - a.parent + gw.reduce((x, y) => x + y, 0) + (b.emulator - a.emulator) + (hasPg ? b.pg - a.pg : 0);
+  // Server processes alive at the end: what they used since the start (all of it when they are newer);
+  // one that exited meanwhile (an autovacuum worker) is lost rather than counted negative.
+  let pg = 0;
+  for (const [pid, end] of b.pg) if (end > 0) pg += end - (a.pg.get(pid) ?? 0);
+  const mine = b.parent - a.parent + gw.reduce((x, y) => x + y, 0) + (b.emulator - a.emulator) + (hasPg ? pg : 0);
   const busy = b.busy - a.busy;
   return {
     load_generator: pct(b.parent - a.parent),
     gateways: gw.map(pct),
     emulator: pct(b.emulator - a.emulator),
-    postgres: hasPg ? pct(b.pg - a.pg) : null,
+    postgres: hasPg ? pct(pg) : null,
     machine_cores: r2(busy / s),
     other_cores: r2(Math.max(0, busy - mine) / s),
   };
@@ -125,12 +131,11 @@ async function measure(kind: 'submit' | 'status', engine: Engine, t: Target, gws
   log(`engines ${kind} ${ENGINE_NAME[engine]}: warm-up ${WARMUP_S}s, then ${CONNECTIONS} connections × ${ENGINE_S}s`);
   await runLoad(opts(WARMUP_S));
   const activity = pg ? sampleActivity(pg.db) : undefined;
-  const pids = pg?.pids() ?? [];
-  const a = cpuNow(gws, emu, pids);
+  const a = cpuNow(gws, emu, pg?.pids() ?? []);
   const res: LoadResult = await runLoad(opts(ENGINE_S));
-  const b = cpuNow(gws, emu, pids);
+  const b = cpuNow(gws, emu, pg?.pids() ?? []);
   const backends = await activity?.stop();
-  const cpu = share(a, b, pg !== undefined && pids.length > 0);
+  const cpu = share(a, b, pg !== undefined && b.pg.size > 0);
   const row: EngineRow = { kind, engine, rps: Math.round(res.rps), p50_ms: r3(res.p50Ms), p99_ms: r3(res.p99Ms), non2xx: res.non2xx, errors: res.errors, cpu, ...(backends ? { backends } : {}), limit: limitOf(kind, engine !== 'pg3keys', cpu, backends) };
   log(`  → ${row.rps} req/s, p50 ${row.p50_ms} ms, p99 ${row.p99_ms} ms, non-2xx ${row.non2xx}; ${row.limit}`);
   return row;

@@ -48,7 +48,7 @@ async function buildTasks(path: string, firstKeyId: string, monthStart: number):
   const store = await openStore(path);
   const keyIds = [firstKeyId];
   for (let i = 1; i < KEYS; i++) keyIds.push((await createKey(store, { name: `report-${i}`, balanceMicros: null, dailyBudgetMicros: null, monthlyBudgetMicros: null }, monthStart)).row.id);
-  void store.close();
+  await store.close();
   const db = new Database(path);
   db.exec('CREATE TEMP TABLE bench_keys (n INTEGER PRIMARY KEY, id TEXT NOT NULL)');
   const addKey = db.prepare('INSERT INTO bench_keys VALUES (?, ?)');
@@ -91,7 +91,7 @@ export async function benchReport() {
   const from = new Date(monthStart).toISOString().slice(0, 10);
   const to = new Date(monthStart + (DAYS - 1) * DAY_MS).toISOString().slice(0, 10);
   log(`report: building ${N} tasks (${DAYS} days, 3 providers, ${KEYS} keys) with the rollup triggers live`);
-  const insertMs = buildTasks(db.path, db.keyId, monthStart);
+  const insertMs = await buildTasks(db.path, db.keyId, monthStart);
   log(`  → ${insertMs} ms`);
 
   const reader = new Database(db.path, { readonly: true });

@@ -361,8 +361,8 @@ async function benchLedger(kind: 'postpaid' | 'prepaid') {
       for (let i = 0; i < 100; i++) {
         const taskId = `task_ledger_${pairs}`;
         const now = Date.now();
-        await store.transaction(() => hold(store, keyId, taskId, reserved, now));
-        await store.transaction(() => settle(store, { id: taskId, keyId, reservedMicros: reserved }, reserved - UNIT_MICROS, now));
+        await store.transaction((tx) => hold(tx, keyId, taskId, reserved, now));
+        await store.transaction((tx) => settle(tx, { id: taskId, keyId, reservedMicros: reserved }, reserved - UNIT_MICROS, now));
         pairs++;
       }
     }
@@ -582,7 +582,7 @@ async function main() {
   }
   if (ONLY.has('ledger')) {
     log(`ledger: hold+settle for ${LEDGER_S}s per key kind`);
-    result.ledger = [benchLedger('postpaid'), benchLedger('prepaid')];
+    result.ledger = [await benchLedger('postpaid'), await benchLedger('prepaid')];
   }
   if (ONLY.has('profile')) result.profile = await benchProfile('submit');
   if (ONLY.has('status-profile')) result.status_profile = await benchProfile('status');
