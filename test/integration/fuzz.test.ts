@@ -983,7 +983,9 @@ describe('fuzz: hostile requests get a 4xx envelope and write nothing', () => {
           const key = path.startsWith('/admin/') ? ADMIN_KEY : path.startsWith('/v1/') ? clientA : undefined;
           // What the router will match: skip ids that normalize into another route or a real key id.
           const seen = new URL(gwA.url + path).pathname;
-          fc.pre(seen.split('/').length === pattern.split('/').length && !(await gwA.store.keys.byId(decodeURIComponentSafe(id))));
+          // (No key id holds a NUL, and PostgreSQL cannot even be asked about one.)
+          const decoded = decodeURIComponentSafe(id);
+          fc.pre(seen.split('/').length === pattern.split('/').length && (decoded.includes('\0') || !(await gwA.store.keys.byId(decoded))));
           const headers: Record<string, string> = { ...(key ? { authorization: `Bearer ${key}` } : {}) };
           const body = method === 'POST' ? '{}' : undefined;
           if (body) headers['content-type'] = 'application/json';
