@@ -16,7 +16,7 @@ import { bulkInsertTasks, prepareDb } from './lib/db.ts';
 import { runLoad, type LoadOptions, type LoadResult } from './lib/load.ts';
 import { benchPostgres, bulkInsertTasksPg, preparePgDb, sampleActivity, serverPids } from './lib/pg.ts';
 
-const ENGINE_S = Number(process.env.BENCH_ENGINE_S ?? 8);
+const ENGINE_S = Number(process.env.BENCH_ENGINE_S ?? 5);
 const WARMUP_S = 2;
 const CONNECTIONS = 50;
 const STATUS_TASKS = 100_000;
