@@ -29,7 +29,10 @@ function periods(at: number): { day: [number, number]; month: [number, number] }
  * money added to an older task (a pricier failover) is checked against that task's day and month.
  */
 export async function assertAffordable(tx: Repos, keyId: string, amount: Micros, periodAt: number): Promise<ApiKeyRow> {
-  const key = await tx.keys.forUpdate(keyId);
+  let key = await tx.keys.byId(keyId);
+  // Only a key with something to check is locked (a balance or a budget): a post-paid key without
+  // budgets never makes its concurrent submits wait for each other.
+  if (key && (key.balanceMicros !== null || key.dailyBudgetMicros !== null || key.monthlyBudgetMicros !== null)) key = await tx.keys.forUpdate(keyId);
   if (!key || key.revokedAt !== null) throw new ApiError('invalid_api_key', 'API key revoked');
   if (key.balanceMicros !== null && key.balanceMicros < amount) {
     throw new ApiError('insufficient_balance', `balance $${microsToUsd(key.balanceMicros)} is below the $${microsToUsd(amount)} this task needs`);

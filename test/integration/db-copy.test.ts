@@ -136,7 +136,7 @@ describe('db:copy', () => {
     const url = await emptyDatabase();
     const tsx = packagePath('node_modules/.bin/tsx');
     const out = await run(tsx, [packagePath('scripts/db-copy.ts'), '--from', source, '--to', url], { timeout: 60_000 });
-    expect(out.stdout).toMatch(/^db:copy: \d+ rows from .*\(api_keys 2, tasks 7, attempts \d+, ledger_entries \d+, elements 0, callback_deliveries [1-9]\d*, idempotency_keys 1, provider_overrides 1, audit_log \d+, dashboard_sessions 0, files [1-9]\d*, mirror_jobs [1-9]\d*, provider_health [1-9]\d*\); verified row counts, 2 key balances/);
+    expect(out.stdout).toMatch(/^db:copy: \d+ rows from .*\(api_keys 2, tasks 7, attempts \d+, ledger_entries \d+, elements 0, callback_deliveries [1-9]\d*, idempotency_keys 1, provider_overrides 1, audit_log \d+, dashboard_sessions 0, files [1-9]\d*, mirror_jobs [1-9]\d*, provider_health \d+\); verified row counts, 2 key balances/);
     expect(out.stdout.trim().split('\n')).toHaveLength(1);
     await expectSameData(url);
 

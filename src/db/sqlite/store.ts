@@ -42,6 +42,23 @@ export class Gate {
     return new Promise<void>((resolve) => this.waiters.push(resolve));
   }
 
+  /**
+   * `acquire` for a call made on the store while a transaction is open. A call made on the store
+   * *inside* that transaction would wait forever: after 10 s a warning says so.
+   */
+  async wait(): Promise<void> {
+    const warn = setTimeout(
+      () => process.emitWarning('a store call has waited 10 s for a transaction: a call on the store inside store.transaction(fn) never runs; use the tx fn is given', 'ReelrouteStoreWarning'),
+      10_000,
+    );
+    warn.unref();
+    try {
+      await this.acquire();
+    } finally {
+      clearTimeout(warn);
+    }
+  }
+
   release(): void {
     const next = this.waiters.shift();
     if (next) next();
@@ -62,7 +79,7 @@ function asyncRepos(sync: SyncRepos, gate?: Gate): Repos {
       const call = (args: unknown[]) => (fn as (...a: unknown[]) => unknown)(...args);
       wrapped[method] = (...args: unknown[]): Promise<unknown> => {
         if (gate?.busy) {
-          return Promise.resolve(gate.acquire()).then(() => {
+          return gate.wait().then(() => {
             try {
               return call(args);
             } finally {
