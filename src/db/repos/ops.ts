@@ -6,7 +6,7 @@ export function opsRepo(sqlite: Database.Database) {
   const inFlight = sqlite.prepare('SELECT provider, count(*) AS count FROM tasks WHERE next_poll_at IS NOT NULL GROUP BY provider');
   const oldestDue = sqlite.prepare('SELECT min(next_poll_at) AS at FROM tasks WHERE next_poll_at IS NOT NULL');
   const releases = RELEASE_LEASES.map((text) => sqlite.prepare(text));
-  const releaseAll = sqlite.transaction((now: number) => releases.reduce((n, stmt) => n + stmt.run(now, now).changes, 0));
+  const releaseAll = sqlite.transaction((now: number) => releases.reduce((n, stmt) => n + stmt.run({ now }).changes, 0));
   return {
     /**
      * Give back every claim a previous process held (SQLite: one process per database, so at start
@@ -27,13 +27,13 @@ export function opsRepo(sqlite: Database.Database) {
   };
 }
 
-/** The statements of `releaseLeases`; each takes (now, now). Shared with the PostgreSQL twin. */
+/** The statements of `releaseLeases`; each takes one named parameter, `@now`. Shared with the PostgreSQL twin. */
 export const RELEASE_LEASES = [
-  `UPDATE "tasks" SET "next_poll_at" = ?, "lease_owner" = NULL WHERE "lease_owner" IS NOT NULL AND "next_poll_at" > ?
+  `UPDATE "tasks" SET "next_poll_at" = @now, "lease_owner" = NULL WHERE "lease_owner" IS NOT NULL AND "next_poll_at" > @now
      AND NOT EXISTS (SELECT 1 FROM "attempts" a WHERE a."task_id" = "tasks"."id" AND a."status" = 'submitting')`,
-  `UPDATE "callback_deliveries" SET "next_attempt_at" = ?, "lease_owner" = NULL WHERE "lease_owner" IS NOT NULL AND "next_attempt_at" > ?`,
-  `UPDATE "mirror_jobs" SET "next_at" = ?, "lease_owner" = NULL WHERE "lease_owner" IS NOT NULL AND "done_at" IS NULL AND "next_at" > ?`,
-  `UPDATE "files" SET "lease_owner" = NULL, "lease_until" = NULL WHERE "lease_owner" IS NOT NULL AND ? > 0 AND "lease_until" > ?`,
+  `UPDATE "callback_deliveries" SET "next_attempt_at" = @now, "lease_owner" = NULL WHERE "lease_owner" IS NOT NULL AND "next_attempt_at" > @now`,
+  `UPDATE "mirror_jobs" SET "next_at" = @now, "lease_owner" = NULL WHERE "lease_owner" IS NOT NULL AND "done_at" IS NULL AND "next_at" > @now`,
+  `UPDATE "files" SET "lease_owner" = NULL, "lease_until" = NULL WHERE "lease_owner" IS NOT NULL AND "lease_until" > @now`,
 ];
 
 export type OpsRepo = ReturnType<typeof opsRepo>;

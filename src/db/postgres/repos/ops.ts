@@ -7,14 +7,14 @@ import { RELEASE_LEASES, type OpsRepo } from '../../repos/ops.ts';
 // SQLite's GROUP BY hands them out: null first, then byte order.
 const IN_FLIGHT_SQL =
   'SELECT "provider", count(*) AS "count" FROM "tasks" WHERE "next_poll_at" IS NOT NULL GROUP BY "provider" ORDER BY "provider" NULLS FIRST';
-const RELEASE_SQL = RELEASE_LEASES.map((text) => text.replace('?', '$1::bigint').replace('?', '$2::bigint'));
+const RELEASE_SQL = RELEASE_LEASES.map((text) => text.replaceAll('@now', '$1::bigint'));
 const OLDEST_DUE_SQL = 'SELECT min("next_poll_at") AS "at" FROM "tasks" WHERE "next_poll_at" IS NOT NULL';
 
 export function pgOpsRepo(sql: Sql): Async<OpsRepo> {
   return {
     async releaseLeases(now: number): Promise<number> {
       let n = 0;
-      for (const text of RELEASE_SQL) n += await sql.exec(text, [now, now]);
+      for (const text of RELEASE_SQL) n += await sql.exec(text, [now]);
       return n;
     },
     async inFlightByProvider(): Promise<{ provider: string; count: number }[]> {
